@@ -1,0 +1,43 @@
+# pebench — everything a user or CI runs goes through these targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# CPU torch first: a bare `torch` requirement pulls a multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+
+.PHONY: venv test test-slow demo demo-quick reproduce bench browser clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# Chromium for the leaderboard page test; the test skips with a reason where it cannot be installed.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser test will skip"; }
+
+test: venv browser
+	$(BIN)/python -m pytest -q
+
+test-slow: venv browser
+	$(BIN)/python -m pytest -q -m slow
+
+demo: venv
+	$(BIN)/pebench demo --preset demo --out runs/demo
+
+demo-quick: venv
+	$(BIN)/pebench demo --preset quick --out runs/demo-quick
+
+reproduce: venv
+	$(BIN)/pebench demo --preset full --out runs/full $(ARGS)
+
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

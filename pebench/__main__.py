@@ -1,0 +1,5 @@
+import sys
+
+from pebench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the `pebench` CLI, one module each (see `pebench.cli`)."""
