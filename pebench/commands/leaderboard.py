@@ -1,10 +1,18 @@
-"""(not implemented yet) pebench leaderboard."""
-from pebench.errors import UserError
+"""Build the leaderboard (Markdown, CSV, HTML) from verified submissions.
+
+Example: pebench leaderboard --submissions leaderboard/submissions --data data/pebench --out site
+Every submission is checked against the dataset (fingerprint, full per-sample records, aggregates
+recomputed from them); refused files are listed with the reason and the rest of the board still builds.
+"""
 
 
 def add_arguments(parser):
-    pass
+    from leaderboard.build import add_arguments as add
+
+    add(parser)
 
 
 def run(args):
-    raise UserError("'pebench leaderboard' is not implemented yet")
+    from leaderboard.build import run as build
+
+    return build(args)

@@ -1,0 +1,167 @@
+"""Build the leaderboard: verify every submission, rank the verified ones, render every output.
+
+Run as `pebench leaderboard --submissions DIR --data DATASET --out DIR`, or as a script:
+`python leaderboard/build.py --submissions leaderboard/submissions --data DATASET --out site`.
+
+Refused entries are listed with their reason and left out; the board still builds from the others. The
+output folder is written atomically (all files or none) and is byte-identical for the same inputs: files
+are read in sorted order, numbers are printed with fixed formats and nothing depends on time or paths.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from leaderboard import entries, scores, verify  # noqa: E402
+from leaderboard.entries import Refused  # noqa: E402
+from leaderboard.renderers._format import printable  # noqa: E402
+from pebench.errors import UserError  # noqa: E402
+
+TITLE = "PEBench unlearning leaderboard"
+SKIPPED = {"README.md", ".gitkeep"}
+
+
+def resolve_dataset(data):
+    """A local dataset folder, or a hub dataset id fetched into the local cache."""
+    path = Path(data)
+    if path.is_dir():
+        return path
+    if path.exists() or data.count("/") != 1 or data.startswith((".", "/")):
+        raise UserError(f"dataset {data!r} is neither a folder nor a hub id like 'owner/name'")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(data, repo_type="dataset"))
+    except Exception as err:  # the hub client raises many transport-specific types
+        raise UserError(f"cannot fetch dataset {data!r} from the hub: {type(err).__name__}") from None
+
+
+def candidates(folder):
+    """Every entry of the submissions folder except hidden files and the folder's README, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"submissions folder {folder} does not exist")
+    return sorted(name for name in os.listdir(folder) if not name.startswith(".") and name not in SKIPPED)
+
+
+def check_entry(path, data_dir, fingerprint, max_bytes, tolerance):
+    """Load and verify one file; return (envelope, recomputed result) or raise Refused."""
+    entry = entries.load_submission(path, max_bytes)
+    try:
+        fresh = verify.verify_result(entry["result"], data_dir, fingerprint, tolerance)
+    except (KeyError, TypeError, ValueError) as err:  # shapes the schema let through but recompute cannot use
+        raise Refused(f"could not be verified: {type(err).__name__}: {err}") from None
+    return entry, fresh
+
+
+def make_row(file_name, entry, result):
+    """The board row for one verified entry, from the recomputed result."""
+    metric = scores.metric_scores(result["aggregates"], result.get("ci95", {}), result["reference"])
+    point, ci = scores.overall(metric)
+    return {
+        "name": entry["name"], "link": entry.get("link") or "", "notes": entry.get("notes") or "",
+        "file": file_name, "method": result["model"]["method"], "model": result["model"]["id"],
+        "config": result["dataset"]["config"], "records": len(result["records"]),
+        "overall": point, "overall_ci95": ci, "metrics": metric,
+    }
+
+
+def group_rows(rows):
+    """Split rows by (target, forget size) in `pebench.schema` order and rank each group."""
+    from pebench.schema import FORGET_CONFIGS, TARGETS
+
+    groups = {}
+    for row in rows:
+        target, size = FORGET_CONFIGS[row["config"]]
+        groups.setdefault((TARGETS.index(target), size, target), []).append(row)
+    return [{"key": f"{target}-{size:02d}", "target": target, "forget": size,
+             "title": f"{target.capitalize()} unlearning, forget {size}%", "rows": scores.rank(members)}
+            for (_, size, target), members in sorted(groups.items())]
+
+
+def collect(submissions, data_dir, fingerprint, max_bytes, tolerance):
+    """Verified rows and refused files; file names are shown with odd characters escaped."""
+    rows, refused = [], []
+    for name in candidates(submissions):
+        shown = printable(name, limit=120)
+        try:
+            entry, fresh = check_entry(Path(submissions) / name, data_dir, fingerprint, max_bytes, tolerance)
+        except Refused as err:
+            refused.append({"file": shown, "reason": printable(str(err))})
+            continue
+        rows.append(make_row(shown, entry, fresh))
+    return rows, refused
+
+
+def build_board(submissions, data, out=None, overwrite=False, max_bytes=entries.MAX_BYTES,
+                tolerance=verify.TOLERANCE, formats=None):
+    """Verify, rank and (if `out` is given) render the board into `out`, atomically.
+
+    Args:
+        submissions: folder of submission files (`pebench submit` writes them).
+        data: the dataset folder (or hub id) every submission must have been evaluated on.
+        out: output folder; None to only return the board.
+        overwrite: replace a non-empty `out`.
+        max_bytes: larger submission files are refused unread.
+        tolerance: relative and absolute tolerance between submitted and recomputed numbers.
+        formats: renderer names (output file names) to write; default all registered.
+
+    Returns:
+        The board dict: dataset, groups of ranked rows, refused files with reasons, counts.
+    """
+    from leaderboard.renderers import RENDERERS
+    from pebench.io import atomic_dir, atomic_write_text
+
+    data_dir = resolve_dataset(data)
+    fingerprint = verify.dataset_fingerprint(data_dir)
+    official = verify.official_releases().get(fingerprint)
+    rows, refused = collect(submissions, data_dir, fingerprint, max_bytes, tolerance)
+    board = {
+        "title": TITLE,
+        "dataset": {"fingerprint": fingerprint, "official": official["name"] if official else None},
+        "overall_metrics": list(scores.OVERALL_METRICS),
+        "groups": group_rows(rows),
+        "refused": refused,
+        "counts": {"verified": len(rows), "refused": len(refused)},
+    }
+    if out is not None:
+        renderers = [(name, RENDERERS.get(name)) for name in (formats or RENDERERS.names())]
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            for name, render in renderers:
+                atomic_write_text(Path(tmp) / name, render(board))
+    return board
+
+
+def add_arguments(parser):
+    parser.add_argument("--submissions", required=True, help="folder of submission files")
+    parser.add_argument("--data", required=True, help="dataset folder (or hub id) the board is for")
+    parser.add_argument("--out", required=True, help="output folder (written atomically)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    parser.add_argument("--max-bytes", type=int, default=entries.MAX_BYTES,
+                        help="refuse submission files larger than this (default %(default)s)")
+
+
+def run(args):
+    board = build_board(args.submissions, args.data, args.out, args.overwrite, args.max_bytes)
+    print(f"{board['counts']['verified']} verified, {board['counts']['refused']} refused -> {args.out}")
+    for item in board["refused"]:
+        print(f"  refused {item['file']}: {item['reason']}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as err:
+        print(f"leaderboard: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

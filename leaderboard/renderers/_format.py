@@ -1,0 +1,27 @@
+"""Number and label formatting shared by the renderers (fixed formats: same board, same bytes)."""
+
+METRIC_LABELS = {
+    "efficacy": "Efficacy",
+    "generality": "Generality",
+    "retain": "Retain",
+    "scope": "Scope",
+    "world": "World",
+}
+
+
+def num(value, digits=3):
+    """A fixed-precision number, or 'n/a'."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def interval(ci, digits=2):
+    """'[low, high]', or '' when there is no interval."""
+    return "" if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def printable(text, limit=None):
+    """Replace control, format and undecodable characters by their escapes (file names may hold any)."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if limit and len(out) > limit:
+        out = out[: limit - 1] + "…"
+    return out

@@ -1,0 +1,65 @@
+"""The forget-vs-retain trade-off plot as inline SVG (no external assets, no scripts).
+
+x = normalized efficacy (how much was forgotten), y = normalized retain (how much utility was kept), both
+clipped to [0, 1]: the fine-tuned model sits at (0, 0), the goal model at (1, 1); a good method moves
+towards the top-right corner. A point outside [0, 1] is drawn hollow at the edge.
+"""
+from html import escape
+
+from leaderboard.renderers._format import num
+
+W, H, PAD = 360, 300, 44
+
+
+def _x(v):
+    return PAD + v * (W - 1.6 * PAD)
+
+
+def _y(v):
+    return H - PAD - v * (H - 1.6 * PAD)
+
+
+def _clip(v):
+    return min(1.0, max(0.0, v))
+
+
+def _axes():
+    parts = [f'<rect x="{PAD}" y="{0.6 * PAD:.1f}" width="{W - 1.6 * PAD:.1f}" height="{H - 1.6 * PAD:.1f}" '
+             f'fill="#fafafa" stroke="#999"/>']
+    for t in (0.0, 0.5, 1.0):
+        parts.append(f'<text x="{_x(t):.1f}" y="{H - PAD + 14}" text-anchor="middle">{t:.1f}</text>')
+        parts.append(f'<text x="{PAD - 6}" y="{_y(t) + 4:.1f}" text-anchor="end">{t:.1f}</text>')
+    parts.append(f'<text x="{W / 2 + 0.2 * PAD:.1f}" y="{H - 8}" text-anchor="middle">forgetting '
+                 f'(normalized efficacy)</text>')
+    parts.append(f'<text transform="translate(12 {H / 2:.1f}) rotate(-90)" text-anchor="middle">keeping '
+                 f'(normalized retain)</text>')
+    for label, v, anchor in (("fine-tuned", 0.0, "start"), ("goal", 1.0, "end")):
+        x, y = _x(v), _y(v)
+        parts.append(f'<path d="M{x - 5:.1f} {y:.1f}h10M{x:.1f} {y - 5:.1f}v10" stroke="#555"/>')
+        dx = 6 if anchor == "start" else -6
+        parts.append(f'<text x="{x + dx:.1f}" y="{y - 6:.1f}" text-anchor="{anchor}" fill="#555">{label}</text>')
+    return parts
+
+
+def _point(row):
+    eff, ret = row["metrics"]["efficacy"]["normalized"], row["metrics"]["retain"]["normalized"]
+    if eff is None or ret is None:
+        return []
+    inside = 0.0 <= eff <= 1.0 and 0.0 <= ret <= 1.0
+    x, y = _x(_clip(eff)), _y(_clip(ret))
+    fill = "#1f77b4" if inside else "none"
+    tip = escape(f"#{row['rank']} {row['name']} ({row['method']}): efficacy {num(eff, 2)}, retain {num(ret, 2)}")
+    return [f'<g class="point"><title>{tip}</title>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{fill}" stroke="#1f77b4" stroke-width="1.5"/>'
+            f'<text x="{x + 7:.1f}" y="{y + 4:.1f}">{row["rank"]}</text></g>']
+
+
+def scatter(group):
+    """One SVG element for a group's rows; points are labelled with their rank."""
+    parts = [f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+             f'viewBox="0 0 {W} {H}" role="img" aria-label="{escape(group["title"])}: forgetting vs keeping" '
+             f'font-family="sans-serif" font-size="11">']
+    parts += _axes()
+    for row in group["rows"]:
+        parts += _point(row)
+    return "\n".join(parts + ["</svg>"])

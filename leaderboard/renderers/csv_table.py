@@ -1,0 +1,53 @@
+"""`leaderboard.csv`: one row per verified entry, raw and normalized values with their intervals."""
+import csv
+import io
+
+from leaderboard.renderers import RENDERERS
+from leaderboard.renderers._format import printable
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text(value):
+    """A submitted string made inert for spreadsheets (a leading =, +, -, @ would run as a formula)."""
+    value = printable(str(value or ""))
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def number(value):
+    return "" if value is None else f"{value:.6f}"
+
+
+def header(metrics):
+    cols = ["target", "forget_percent", "rank", "name", "method", "model", "config", "overall",
+            "overall_low", "overall_high"]
+    for m in metrics:
+        cols += [m, f"{m}_low", f"{m}_high", f"{m}_normalized", f"{m}_normalized_low",
+                 f"{m}_normalized_high"]
+    return cols + ["records", "link", "notes", "file"]
+
+
+def _pair(ci):
+    return (None, None) if ci is None else (ci[0], ci[1])
+
+
+def line(group, row, metrics):
+    cells = [group["target"], str(group["forget"]), str(row["rank"]), text(row["name"]), text(row["method"]),
+             text(row["model"]), row["config"], number(row["overall"]), *map(number, _pair(row["overall_ci95"]))]
+    for m in metrics:
+        s = row["metrics"][m]
+        cells += [number(s["value"]), *map(number, _pair(s["ci95"])), number(s["normalized"]),
+                  *map(number, _pair(s["normalized_ci95"]))]
+    return cells + [str(row["records"]), text(row["link"]), text(row["notes"]), text(row["file"])]
+
+
+@RENDERERS.register("leaderboard.csv")
+def render(board):
+    metrics = board["overall_metrics"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header(metrics))
+    for group in board["groups"]:
+        for row in group["rows"]:
+            writer.writerow(line(group, row, metrics))
+    return buf.getvalue()

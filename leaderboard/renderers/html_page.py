@@ -1,0 +1,150 @@
+"""`index.html`: a static page (no server, no external assets) with sortable tables and trade-off plots.
+
+Every submitted string is HTML-escaped. As a second line of defence the page's Content-Security-Policy
+allows only its own inline script and style (by SHA-256 hash) and no network at all, so even a string
+that slipped through escaping could neither run a script nor load anything.
+
+Sorting: clicking a column header sorts that table (again: reverse). For tests, the URL hash
+`#click=KEY[,KEY...]` clicks those headers once the page has loaded (e.g. `index.html#click=name`).
+"""
+import base64
+import hashlib
+from html import escape
+
+from leaderboard.renderers import RENDERERS
+from leaderboard.renderers._format import METRIC_LABELS, interval, num, printable
+from leaderboard.renderers._scatter import scatter
+
+STYLE = """
+body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}
+th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:right}
+th{cursor:pointer;background:#f3f3f3;user-select:none}
+th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
+td.text,th.text{text-align:left}td.notes{max-width:260px;color:#555;font-size:12px}
+.ci{color:#777;font-size:11px}.group{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+.note{color:#555;font-size:13px;max-width:900px}
+"""
+
+SCRIPT = """
+(function () {
+  function key(cell, numeric) {
+    var v = cell.getAttribute("data-value");
+    if (v === null) v = cell.textContent;
+    if (!numeric) return v.toLowerCase();
+    var x = parseFloat(v);
+    return isNaN(x) ? null : x;
+  }
+  function sortBy(th) {
+    var table = th.closest("table"), body = table.tBodies[0], col = th.cellIndex;
+    var numeric = th.getAttribute("data-type") === "number";
+    var dir = th.getAttribute("aria-sort") === "descending" ? "ascending" :
+              th.getAttribute("aria-sort") === "ascending" ? "descending" :
+              (numeric && th.getAttribute("data-key") !== "rank" ? "descending" : "ascending");
+    var sign = dir === "ascending" ? 1 : -1;
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = key(a.cells[col], numeric), y = key(b.cells[col], numeric);
+      if (x === null || y === null) {
+        if (x !== y) return x === null ? 1 : -1;
+      } else if (x !== y) {
+        return x < y ? -sign : sign;
+      }
+      return a.getAttribute("data-order") - b.getAttribute("data-order");
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", dir);
+  }
+  var heads = document.querySelectorAll("th[data-key]");
+  Array.prototype.forEach.call(heads, function (th) {
+    th.addEventListener("click", function () { sortBy(th); });
+    th.addEventListener("keydown", function (e) { if (e.key === "Enter") sortBy(th); });
+  });
+  var m = /^#click=([A-Za-z0-9_,-]+)$/.exec(window.location.hash);
+  if (m) m[1].split(",").forEach(function (k) {
+    Array.prototype.forEach.call(document.querySelectorAll('th[data-key="' + k + '"]'),
+                                 function (th) { th.click(); });
+  });
+})();
+"""
+
+
+def _hash(text):
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+CSP = (f"default-src 'none'; script-src {_hash(SCRIPT)}; style-src {_hash(STYLE)}; img-src data:; "
+       "base-uri 'none'; form-action 'none'")
+
+
+def esc(text):
+    return escape(printable(str(text)), quote=True)
+
+
+def _th(key, label, kind):
+    cls = ' class="text"' if kind == "text" else ""
+    return f'<th data-key="{key}" data-type="{kind}"{cls} tabindex="0" scope="col">{label}</th>'
+
+
+def _num_td(value, ci=None, title=""):
+    shown = num(value, 2) + (f' <span class="ci">{interval(ci)}</span>' if ci else "")
+    data = "" if value is None else f"{value:.9f}"
+    title = f' title="{title}"' if title else ""
+    return f'<td data-value="{data}"{title}>{shown}</td>'
+
+
+def _entry_td(row):
+    name = esc(row["name"])
+    if row["link"]:
+        name = f'<a href="{esc(row["link"])}" rel="nofollow noopener noreferrer">{name}</a>'
+    return f'<td class="text" data-value="{esc(row["name"])}">{name}</td>'
+
+
+def _row(order, row, metrics):
+    cells = [f'<td data-value="{row["rank"]}">{row["rank"]}</td>', _entry_td(row),
+             f'<td class="text">{esc(row["method"])}</td>', _num_td(row["overall"], row["overall_ci95"])]
+    for m in metrics:
+        s = row["metrics"][m]
+        raw = f'raw {num(s["value"], 4)} {interval(s["ci95"], 4)}'.strip()
+        cells.append(_num_td(s["normalized"], title=raw))
+    cells.append(f'<td class="text notes">{esc(row["notes"] or "")}</td>')
+    return f'<tr data-order="{order}">' + "".join(cells) + "</tr>"
+
+
+def table(group, metrics):
+    heads = [_th("rank", "Rank", "number"), _th("name", "Entry", "text"), _th("method", "Method", "text"),
+             _th("overall", "Overall", "number")]
+    heads += [_th(m, METRIC_LABELS[m], "number") for m in metrics] + [_th("notes", "Notes", "text")]
+    rows = [_row(i, row, metrics) for i, row in enumerate(group["rows"])]
+    return (f'<table id="table-{group["key"]}"><thead><tr>{"".join(heads)}</tr></thead>\n<tbody>\n'
+            + "\n".join(rows) + "\n</tbody></table>")
+
+
+def _refused(refused):
+    if not refused:
+        return ""
+    items = "\n".join(f'<li><code>{esc(r["file"])}</code>: {esc(r["reason"])}</li>' for r in refused)
+    return f'<h2>Refused submissions</h2>\n<ul class="refused">\n{items}\n</ul>'
+
+
+@RENDERERS.register("index.html")
+def render(board):
+    data, metrics = board["dataset"], board["overall_metrics"]
+    release = f"official release {esc(data['official'])}" if data["official"] else "not an official release"
+    body = [f"<h1>{esc(board['title'])}</h1>",
+            f'<p class="note">Dataset fingerprint <code>{esc(data["fingerprint"])}</code> ({release}); '
+            f'{board["counts"]["verified"]} verified, {board["counts"]["refused"]} refused. Scores are '
+            "normalized (fine-tuned model = 0, goal model = 1); Overall is the harmonic mean of the clipped "
+            "normalized efficacy, generality, retain, scope and world scores. Click a header to sort; "
+            "hover a score for its raw value.</p>"]
+    for group in board["groups"]:
+        body += [f'<h2>{esc(group["title"])}</h2>',
+                 f'<div class="group">{table(group, metrics)}\n{scatter(group)}</div>']
+    if not board["groups"]:
+        body.append("<p>No verified entries yet.</p>")
+    body.append(_refused(board["refused"]))
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+            f"<title>{esc(board['title'])}</title>\n<style>{STYLE}</style></head>\n<body>\n"
+            + "\n".join(b for b in body if b) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")

@@ -1,0 +1,63 @@
+"""`leaderboard.md`: the board as GitHub-flavoured Markdown tables, one per target and forget size."""
+import html
+
+from leaderboard.renderers import RENDERERS
+from leaderboard.renderers._format import METRIC_LABELS, interval, num, printable
+
+_MARKDOWN_SPECIAL = "\\`*_[]|#~!"
+
+
+def cell(text):
+    """Text safe inside a Markdown table cell: HTML escaped (GitHub renders inline HTML), Markdown
+    punctuation backslash-escaped, line breaks flattened."""
+    text = html.escape(printable(" ".join(str(text).split())), quote=True)
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text)
+
+
+def entry_cell(row):
+    name = cell(row["name"])
+    return f"[{name}](<{row['link']}>)" if row["link"] else name
+
+
+@RENDERERS.register("leaderboard.md")
+def render(board):
+    metrics = board["overall_metrics"]
+    lines = [f"# {board['title']}", "", _dataset_line(board), "", _SCORE_NOTE, ""]
+    for group in board["groups"]:
+        lines += [f"## {group['title']}", ""]
+        header = ["Rank", "Entry", "Method", "Overall [95% CI]"] + [METRIC_LABELS[m] for m in metrics]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * len(metrics)) + "|")
+        for row in group["rows"]:
+            cells = [str(row["rank"]), entry_cell(row), cell(row["method"]),
+                     f"{num(row['overall'])} {interval(row['overall_ci95'])}".strip()]
+            cells += [num(row["metrics"][m]["normalized"], 2) for m in metrics]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    if not board["groups"]:
+        lines += ["No verified entries yet.", ""]
+    lines += _refused(board["refused"])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _dataset_line(board):
+    data = board["dataset"]
+    release = f"official release {cell(data['official'])}" if data["official"] else "not an official release"
+    return (f"Dataset fingerprint `{data['fingerprint']}` ({release}). "
+            f"{board['counts']['verified']} verified, {board['counts']['refused']} refused.")
+
+
+_SCORE_NOTE = (
+    "Scores are normalized per metric (fine-tuned model = 0, goal model = 1). Overall = harmonic mean of "
+    "the normalized efficacy, generality, retain, scope and world scores, each clipped to [0, 1]; its "
+    "interval is the overall score at every metric's 95% bootstrap interval ends. Raw values and "
+    "intervals are in `leaderboard.csv`."
+)
+
+
+def _refused(refused):
+    if not refused:
+        return []
+    lines = ["## Refused submissions", "", "| File | Reason |", "|:---|:---|"]
+    lines += [f"| {cell(item['file'])} | {cell(item['reason'])} |" for item in refused]
+    return lines + [""]

@@ -1,0 +1,130 @@
+"""Verifying the result inside a submission against the dataset the board is built for.
+
+Nothing the submitter computed is trusted: the board recomputes every aggregate from the per-sample
+records with the evaluator's own `pebench.results.recompute` and the dataset's reference answers, and
+shows the recomputed numbers. The submitted ones only have to agree (within `TOLERANCE`), so a mismatch
+exposes an edited or stale file.
+"""
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from leaderboard.entries import Refused
+from pebench.errors import UserError
+
+TOLERANCE = 1e-6
+OFFICIAL_FILE = Path(__file__).with_name("official_fingerprints.json")
+
+
+def official_releases():
+    """The fingerprints of the official dataset releases: {fingerprint: description}."""
+    with open(OFFICIAL_FILE, encoding="utf-8") as fh:
+        return {item["fingerprint"]: item for item in json.load(fh)["releases"]}
+
+
+def dataset_fingerprint(data_dir):
+    """The fingerprint in the dataset folder's `metadata.json` (via `data_builders.read_metadata`)."""
+    import data_builders
+
+    try:
+        metadata = data_builders.read_metadata(data_dir)
+    except FileNotFoundError:
+        raise UserError(f"{data_dir} is not a pebench dataset folder (no metadata.json)") from None
+    return metadata["fingerprint"]
+
+
+def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE):
+    """Check one result and return the evaluator's recomputation of it.
+
+    Order: schema (with its version), dataset fingerprint, record coverage, then recomputation, so the
+    reason given is the most basic thing that is wrong.
+
+    Raises:
+        Refused: with the reason.
+    """
+    from pebench import results
+
+    try:
+        results.validate(result)
+    except UserError as err:
+        raise Refused(f"invalid result: {err}") from None
+    got = result["dataset"]["fingerprint"]
+    if got != fingerprint:
+        where = "an official release" if got in official_releases() else "not an official release either"
+        raise Refused(f"dataset fingerprint {got[:16]} does not match this board's dataset "
+                      f"{fingerprint[:16]} ({where})")
+    check_coverage(result, data_dir)
+    try:
+        fresh = results.recompute(result, data_dir)
+    except UserError as err:
+        raise Refused(f"could not recompute: {err}") from None
+    compare(result, fresh, tolerance)
+    return fresh
+
+
+def check_coverage(result, data_dir):
+    """Every split the result scores must have exactly one record per dataset row, and no extra rows."""
+    by_split = {}
+    for record in result["records"]:
+        by_split.setdefault(record["split"], []).append(record["id"])
+    config = result["dataset"]["config"]
+    for split, ids in sorted(by_split.items()):
+        expected = split_ids(str(data_dir), config, split)
+        if expected is None:
+            raise Refused(f"records name split {split!r}, which config {config!r} does not have")
+        seen = set(ids)
+        if len(seen) != len(ids):
+            raise Refused(f"split {split!r} has duplicate records ({len(ids) - len(seen)} repeated ids)")
+        missing, extra = expected - seen, seen - expected
+        if missing:
+            raise Refused(f"split {split!r} misses {len(missing)} of {len(expected)} samples "
+                          f"(e.g. {sorted(missing)[0]!r})")
+        if extra:
+            raise Refused(f"split {split!r} has {len(extra)} records for rows not in the dataset "
+                          f"(e.g. {sorted(extra)[0]!r})")
+
+
+@lru_cache(maxsize=64)
+def split_ids(data_dir, config, split):
+    """The row ids of one split (None if the config has no such split); cached across entries."""
+    from pebench import results
+
+    ids = results.split_ids(data_dir, config, split) if hasattr(results, "split_ids") else None
+    if ids is None:
+        import datasets
+
+        try:
+            ids = datasets.load_dataset(data_dir, config, split=split).select_columns(["id"])["id"]
+        except (ValueError, KeyError):
+            return None
+    return frozenset(ids)
+
+
+def compare(submitted, fresh, tolerance):
+    """Every submitted aggregate (and interval, normalized score) must equal the recomputed one."""
+    for section in ("aggregates", "normalized", "ci95"):
+        mine, theirs = fresh.get(section, {}), submitted.get(section, {})
+        for name in sorted(set(mine) | set(theirs)):
+            if name not in theirs or name not in mine:
+                raise Refused(f"{section}.{name} is {'missing' if name not in theirs else 'unknown'}")
+            a, b = _flat(mine[name]), _flat(theirs[name])
+            if len(a) != len(b) or not all(_close(x, y, tolerance) for x, y in zip(a, b)):
+                raise Refused(f"{section}.{name} = {_show(theirs[name])} does not match the value "
+                              f"recomputed from the records ({_show(mine[name])})")
+
+
+def _flat(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _close(x, y, tolerance):
+    if x is None or y is None:
+        return x is None and y is None
+    return math.isclose(x, y, rel_tol=tolerance, abs_tol=tolerance)
+
+
+def _show(value):
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return "null" if value is None else f"{value:.6g}"

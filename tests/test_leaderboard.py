@@ -1,0 +1,303 @@
+"""Leaderboard: safe loading of hostile submissions, scores and ranking, renderers, the page in Chromium."""
+import csv
+import io
+import json
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from leaderboard import entries, scores
+from leaderboard.build import group_rows, make_row
+from leaderboard.entries import Refused
+from leaderboard.renderers import RENDERERS
+from leaderboard.submit import file_name, slug
+from pebench.errors import UserError
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+METRICS = scores.OVERALL_METRICS
+
+
+# ---------------------------------------------------------------- hand-built results (schema shape)
+
+
+def fake_result(method="ga", config="person_forget05", values=None):
+    """A result dict in the documented shape, with made-up reference values."""
+    values = values or vals(0.8, 0.7, 0.6)
+    finetuned = {"efficacy": 0.0, "generality": 0.1, "retain": 0.2, "scope": 0.5, "world": 0.6}
+    goal = {"efficacy": 1.0, "generality": 0.9, "retain": 0.9, "scope": 0.95, "world": 0.9}
+    return {
+        "schema_version": "1.0",
+        "model": {"id": "tiny", "method": method, "hparams": {}, "seed": 0},
+        "dataset": {"config": config, "target": config.split("_")[0], "fingerprint": "f" * 64, "seed": 0},
+        "records": [{"id": "person_name/p000/e00/v0", "split": "forget_train"}],
+        "reference": {"finetuned": finetuned, "goal": goal},
+        "aggregates": dict(values),
+        "ci95": {m: [v - 0.05, v + 0.05] for m, v in values.items()},
+    }
+
+
+def fake_board(rows_spec):
+    """A board from (file, name, link, notes, method, values) tuples, as `build_board` would make it."""
+    rows = []
+    for file, name, link, notes, method, values in rows_spec:
+        entry = {"name": name, "link": link, "notes": notes}
+        rows.append(make_row(file, entry, fake_result(method, values=values)))
+    return {"title": "T", "dataset": {"fingerprint": "f" * 64, "official": None},
+            "overall_metrics": list(METRICS), "groups": group_rows(rows),
+            "refused": [{"file": "bad<b>.json", "reason": "not valid JSON"}],
+            "counts": {"verified": len(rows), "refused": 1}}
+
+
+def vals(e, g, r, s=0.9, w=0.85):
+    return {"efficacy": e, "generality": g, "retain": r, "scope": s, "world": w}
+
+
+HOSTILE_NOTES = '</td><script>alert(1)</script><img src=x onerror=alert(2)> & "quoted"'
+BOARD_SPEC = [
+    ("a.json", "Alpha GA", "https://example.org/a?x=1&y=2", HOSTILE_NOTES, "ga", vals(0.9, 0.8, 0.4)),
+    ("b.json", "Beta | *GD*", "", "plain", "gd", vals(0.7, 0.6, 0.8)),
+    ("c.json", "=SUM(A1)", "", "-1+1", "npo", vals(0.5, 0.4, 0.7)),
+]
+
+
+# ---------------------------------------------------------------- entries: strict, bounded, plain
+
+
+def write(folder, name, obj):
+    path = Path(folder) / name
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj), encoding="utf-8")
+    return path
+
+
+def envelope(result=None, **kw):
+    return {"submission_version": "1.0", "name": "Good", "link": "", "notes": "",
+            "result": result or fake_result(), **kw}
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("{not json", "not valid JSON"),
+    ('{"a": NaN}', "non-finite number NaN"),
+    ('{"a": -Infinity}', "non-finite number -Infinity"),
+    ('{"a": 1e999}', "non-finite number inf at $.a"),
+    ('{"a": 1, "a": 2}', "duplicate key 'a'"),
+    ("[" * 100000 + "]" * 100000, "nested too deeply"),
+])
+def test_parse_json_refuses_malformed_and_non_finite(text, reason):
+    with pytest.raises(Refused, match=re.escape(reason)):
+        entries.parse_json(text.encode())
+
+
+def test_parse_json_refuses_non_utf8():
+    with pytest.raises(Refused, match="not UTF-8"):
+        entries.parse_json(b'{"a": "\xff"}')
+
+
+@pytest.mark.parametrize("name", ["../x.json", ".hidden.json", "a b.json", "x.txt", "a/b.json", "a..json",
+                                  "<script>.json"])
+def test_unsafe_file_names_are_refused(name):
+    with pytest.raises(Refused, match="unsafe file name"):
+        entries.check_file_name(name)
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("", "missing or empty"), ("x" * 81, "longer than 80"), ("<script>alert(1)</script>", "markup"),
+    ("../../etc/passwd", "path traversal"), ("a\\b", "path traversal"), ("a\x00b", "control"),
+    ("a\u202eb", "control"), (7, "missing or empty"),
+])
+def test_bad_names_are_refused(name, reason):
+    with pytest.raises(Refused, match=re.escape(reason)):
+        entries.check_name(name)
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "file:///etc/passwd", "../../admin", "//evil.org/x",
+                                  "http://", 'https://a.org/"onmouseover=x', "https://a.org/ x",
+                                  "data:text/html,<b>", "https://a.org/<x>"])
+def test_bad_links_are_refused(link):
+    with pytest.raises(Refused, match="link"):
+        entries.check_link(link)
+
+
+def test_good_name_link_notes_pass():
+    entries.check_name("GA + KL (lr 1e-5), seed 0 — Müller")
+    entries.check_link("https://example.org/paper?id=1&v=2#sec")
+    entries.check_notes("two lines\nand a tab\t<b>escaped on the page</b>")
+
+
+def test_huge_and_special_files_are_refused_unread(tmp_path):
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as fh:
+        fh.truncate(entries.MAX_BYTES + 1)  # sparse: nothing is written, nothing must be read
+    with pytest.raises(Refused, match="over the 33,554,432-byte limit"):
+        entries.load_submission(huge)
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(Refused, match="not a regular file"):
+        entries.load_submission(tmp_path / "dir.json")
+    outside = write(tmp_path, "outside.txt", envelope())
+    (tmp_path / "link.json").symlink_to(outside)
+    with pytest.raises(Refused, match="symbolic links"):
+        entries.load_submission(tmp_path / "link.json")
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"submission_version": "0.9"}, "submission_version '0.9' is not supported"),
+    ({"extra": 1}, "unknown key(s): extra"),
+    ({"result": []}, "'result' must be a JSON object"),
+    ({"link": "javascript:alert(1)"}, "not an absolute http(s) URL"),
+    ({"notes": "n" * 1001}, "notes must be"),
+])
+def test_envelope_problems_are_refused(tmp_path, change, reason):
+    path = write(tmp_path, "x.json", {**envelope(), **change})
+    with pytest.raises(Refused, match=re.escape(reason)):
+        entries.load_submission(path)
+
+
+def test_bare_result_is_refused_with_a_hint(tmp_path):
+    with pytest.raises(Refused, match="pebench submit"):
+        entries.load_submission(write(tmp_path, "x.json", fake_result()))
+
+
+def test_submission_file_names_are_slugs_with_a_content_hash():
+    a = envelope(name="../../GA: lr=1e-5 <b>")
+    name = file_name(a)
+    assert re.fullmatch(r"ga-lr-1e-5-b-person-forget05-ga-[0-9a-f]{8}\.json", name)
+    assert file_name(a) == name and file_name(envelope(name="../../GA: lr=1e-5 <b>", notes="x")) != name
+    assert slug("<<>>") == "entry"
+
+
+# ---------------------------------------------------------------- scores and ranking
+
+
+def test_normalize_maps_references_to_0_and_1_and_flags_degenerate():
+    assert scores.normalize(0.2, 0.2, 0.9) == 0 and scores.normalize(0.9, 0.2, 0.9) == 1
+    assert scores.normalize(0.55, 0.2, 0.9) == pytest.approx(0.5)
+    assert scores.normalize(0.5, 0.3, 0.3) is None
+    assert scores.normalize_interval([0.4, 0.6], 1.0, 0.0) == pytest.approx([0.4, 0.6])  # flipped map
+
+
+def test_overall_is_clipped_harmonic_mean():
+    assert scores.harmonic_mean_clipped([1.0, 0.5]) == pytest.approx(2 / 3)
+    assert scores.harmonic_mean_clipped([1.7, -0.2, 0.5]) == 0.0  # -0.2 clips to 0: nothing kept
+    assert scores.harmonic_mean_clipped([1.7, 1.0]) == 1.0
+    assert scores.harmonic_mean_clipped([None, 0.5]) == 0.5 and scores.harmonic_mean_clipped([None]) is None
+
+
+def test_overall_interval_contains_the_point():
+    row = make_row("a.json", {"name": "a"}, fake_result(values=vals(0.8, 0.7, 0.6)))
+    low, high = row["overall_ci95"]
+    assert 0 <= low < row["overall"] < high <= 1
+    norm = [row["metrics"][m]["normalized"] for m in METRICS]
+    expected = len(norm) / sum(1 / min(1, max(0, v)) for v in norm)
+    assert row["overall"] == pytest.approx(expected)
+
+
+def test_rank_orders_by_overall_then_name_and_shares_ties():
+    rows = [{"overall": 0.5, "name": "b", "file": "1"}, {"overall": 0.9, "name": "z", "file": "2"},
+            {"overall": 0.5, "name": "a", "file": "3"}, {"overall": None, "name": "c", "file": "4"},
+            {"overall": 0.5 + 1e-12, "name": "c", "file": "5"}]
+    ranked = scores.rank(rows)
+    assert [(r["rank"], r["name"]) for r in ranked] == [(1, "z"), (2, "a"), (2, "b"), (2, "c"), (5, "c")]
+
+
+def test_groups_follow_target_and_forget_size():
+    rows = [make_row(f"{c}.json", {"name": c}, fake_result(config=c))
+            for c in ("joint_forget05", "event_forget10", "person_forget10", "person_forget01")]
+    assert [g["key"] for g in group_rows(rows)] == ["person-01", "person-10", "event-10", "joint-05"]
+
+
+# ---------------------------------------------------------------- renderers
+
+
+def test_every_renderer_is_registered_and_deterministic():
+    assert RENDERERS.names() == ["board.json", "index.html", "leaderboard.csv", "leaderboard.md"]
+    for name, render in RENDERERS.items():
+        assert render(fake_board(BOARD_SPEC)) == render(fake_board(list(reversed(BOARD_SPEC)))), name
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.scripts, self.tags, self.hrefs = 0, [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.scripts += tag == "script"
+        self.hrefs += [v for k, v in attrs if k in ("href", "src")]
+        assert not any(k.startswith("on") for k, _ in attrs), attrs
+
+
+def test_html_escapes_every_submitted_string_and_loads_nothing_external():
+    page = RENDERERS.get("index.html")(fake_board(BOARD_SPEC))
+    parser = _Collector()
+    parser.feed(page)
+    assert parser.scripts == 1 and "img" not in parser.tags
+    assert parser.hrefs == ["https://example.org/a?x=1&y=2"]  # the only link is the submitted one
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "bad&lt;b&gt;.json" in page
+    assert "&amp; &quot;quoted&quot;" in page
+    csp = re.search(r'Content-Security-Policy" content="([^"]+)"', page).group(1)
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+
+
+def test_markdown_escapes_table_breakers_and_html():
+    md = RENDERERS.get("leaderboard.md")(fake_board(BOARD_SPEC))
+    assert "Beta \\| \\*GD\\*" in md and "<script>" not in md and "bad&lt;b&gt;.json" in md
+    table_lines = [line for line in md.splitlines() if line.startswith("| ")]
+    assert {line.count(" | ") for line in table_lines[:4]} == {len(METRICS) + 3}
+
+
+def test_csv_has_raw_and_normalized_values_and_defuses_formulas():
+    text = RENDERERS.get("leaderboard.csv")(fake_board(BOARD_SPEC))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["name"] for r in rows] == ["Beta | *GD*", "Alpha GA", "'=SUM(A1)"]
+    assert rows[2]["notes"] == "'-1+1"
+    assert float(rows[0]["retain"]) == 0.8
+    assert float(rows[0]["retain_normalized"]) == pytest.approx((0.8 - 0.2) / 0.7, abs=1e-6)
+    assert all(math.isfinite(float(r["overall"])) for r in rows)
+
+
+# ---------------------------------------------------------------- the page in a real browser
+
+
+def chromium(*args, timeout=60):
+    """Run headless Chromium with the flags that work in this sandbox; return stdout."""
+    profile = tempfile.mkdtemp(prefix="pebench-chromium-")
+    try:
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True).stdout
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def table_names(dom, key):
+    body = re.search(rf'<table id="table-{key}">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+    return [html_unescape(n) for n in re.findall(r'<td class="text" data-value="([^"]*)"', body)]
+
+
+def html_unescape(text):
+    import html
+
+    return html.unescape(text)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (run `make browser` as root)")
+def test_page_sorts_on_header_click_in_headless_chromium(tmp_path):
+    page = tmp_path / "index.html"
+    page.write_text(RENDERERS.get("index.html")(fake_board(BOARD_SPEC)), encoding="utf-8")
+    url = page.as_uri()
+    as_built = table_names(chromium("--dump-dom", url), "person-05")
+    assert as_built == ["Beta | *GD*", "Alpha GA", "=SUM(A1)"]  # ranked by overall
+    by_name = table_names(chromium("--dump-dom", url + "#click=name"), "person-05")
+    assert by_name == sorted(as_built, key=str.lower)
+    by_name_desc = table_names(chromium("--dump-dom", url + "#click=name,name"), "person-05")
+    assert by_name_desc == list(reversed(by_name))
+    by_efficacy = table_names(chromium("--dump-dom", url + "#click=efficacy"), "person-05")
+    assert by_efficacy == ["Alpha GA", "Beta | *GD*", "=SUM(A1)"]  # highest efficacy first
+    dom = chromium("--dump-dom", url)
+    assert "alert(1)" in dom and "<script>alert" not in dom  # the hostile note stayed text
