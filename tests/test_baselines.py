@@ -1,0 +1,220 @@
+"""Unlearning baselines: loss directions on hand-made batches, the trainer, the CLI.
+
+The loss tests use a tiny LLaVA built from configs (random weights) and token batches made by hand, so
+they need neither the dataset builder nor the adapter.
+"""
+import copy
+import math
+
+import pytest
+import torch
+
+from baselines import METHODS
+from baselines._common import hparams_of, needs_of, nll, sequence_nll
+from pebench.errors import UserError
+
+VOCAB, IMAGE, PATCH = 64, 32, 8
+IMAGE_TOKENS = (IMAGE // PATCH) ** 2
+IMAGE_ID = VOCAB - 1
+
+
+def tiny_llava(seed=0):
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
+
+    torch.manual_seed(seed)
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                              image_size=IMAGE, patch_size=PATCH, projection_dim=32)
+    text = LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                       num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128)
+    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=IMAGE_ID,
+                         vision_feature_select_strategy="default", vision_feature_layer=-1)
+    return LlavaForConditionalGeneration(config).eval()
+
+
+def hand_batch(generator, rows, question=4, answers=(3,), vocab=range(1, 30)):
+    """Rows of [image tokens][question][answer]; labels only on the answer; answers may differ in length."""
+    lo, hi = vocab.start, vocab.stop
+    length = IMAGE_TOKENS + question + max(answers)
+    ids = torch.zeros(rows, length, dtype=torch.long)  # right padding with id 0
+    labels = torch.full((rows, length), -100)
+    mask = torch.zeros(rows, length, dtype=torch.long)
+    for r in range(rows):
+        n = IMAGE_TOKENS + question + answers[r % len(answers)]
+        ids[r, :IMAGE_TOKENS] = IMAGE_ID
+        ids[r, IMAGE_TOKENS:n] = torch.randint(lo, hi, (n - IMAGE_TOKENS,), generator=generator)
+        labels[r, IMAGE_TOKENS + question:n] = ids[r, IMAGE_TOKENS + question:n]
+        mask[r, :n] = 1
+    pixels = torch.randn(rows, 3, IMAGE, IMAGE, generator=generator)
+    return {"input_ids": ids, "attention_mask": mask, "pixel_values": pixels, "labels": labels}
+
+
+def with_answer(batch, generator, answer_len=3, vocab=range(30, 40)):
+    """The same rows (image, question) with another answer drawn from `vocab` (a refusal stand-in)."""
+    first_answer = (batch["labels"] != -100).float().argmax(1)
+    out = {k: v.clone() for k, v in batch.items()}
+    for r, start in enumerate(first_answer.tolist()):
+        out["input_ids"][r, start:] = 0
+        out["labels"][r, start:] = -100
+        out["attention_mask"][r, start:] = 0
+        new = torch.randint(vocab.start, vocab.stop, (answer_len,), generator=generator)
+        out["input_ids"][r, start:start + answer_len] = new
+        out["labels"][r, start:start + answer_len] = new
+        out["attention_mask"][r, start:start + answer_len] = 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def batches():
+    g = torch.Generator().manual_seed(0)
+    forget = hand_batch(g, 4, answers=(2, 8))  # person-like short answers and event-like long ones
+    forget["refusal"] = with_answer(forget, g)
+    forget["is_person"] = torch.tensor([True, False, True, False])
+    retain = hand_batch(g, 4, answers=(3, 6), vocab=range(40, 62))
+    return forget, retain
+
+
+@pytest.fixture(scope="module")
+def base_model(batches):
+    """A tiny LLaVA that has learnt the forget and retain answers (NLL < 1), like a fine-tuned model."""
+    forget, retain = batches
+    model = tiny_llava().train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        optimizer.zero_grad()
+        (nll(model, forget) + nll(model, retain)).backward()
+        optimizer.step()
+    model.eval()
+    assert value(nll, model, forget) < 1.0 and value(nll, model, retain) < 1.0
+    return model
+
+
+def step(model, method, forget, retain, ref, lr=0.05, **hparams):
+    """A copy of `model` after one SGD step on `method`'s loss."""
+    from baselines._common import prepare_of
+
+    model = copy.deepcopy(model).train()
+    prepare = prepare_of(METHODS.get(method))
+    if method == "rmu":
+        prepare(model, ref, [], seed=0)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+    METHODS.get(method)(model, forget, retain, ref=ref, **hparams).backward()
+    optimizer.step()
+    return model.eval()
+
+
+def value(fn, *args, **kwargs):
+    with torch.no_grad():
+        return float(fn(*args, **kwargs))
+
+
+FORGETTING = ("ga", "gd", "kl", "npo", "simnpo", "dpo", "bgd")
+
+
+@pytest.mark.parametrize("method", FORGETTING)
+def test_a_step_lowers_the_forget_likelihood(method, base_model, batches):
+    forget, retain = batches
+    after = step(base_model, method, forget, retain, ref=base_model)
+    assert value(nll, after, forget) > value(nll, base_model, forget) + 1e-4
+
+
+@pytest.mark.parametrize("method", ("po", "siu", "dpo"))
+def test_a_step_raises_the_refusal_likelihood(method, base_model, batches):
+    forget, retain = batches
+    after = step(base_model, method, forget, retain, ref=base_model)
+    refusal = forget["refusal"]
+    assert value(nll, after, refusal) < value(nll, base_model, refusal) - 1e-4
+
+
+@pytest.mark.parametrize("method", ("gd", "po", "npo", "simnpo", "dpo", "siu", "bgd"))
+def test_the_retain_term_keeps_retain(method, base_model, batches):
+    forget, retain = batches
+    without = step(base_model, method, forget, retain, ref=base_model, retain_weight=0.0)
+    after = step(base_model, method, forget, retain, ref=base_model)
+    assert value(nll, after, retain) < value(nll, without, retain)
+    assert "retain" in needs_of(METHODS.get(method), hparams_of(METHODS.get(method)))
+
+
+def test_kl_keeps_retain_predictions_closer_to_the_reference_than_ga(base_model, batches):
+    from baselines._common import answer_kl
+
+    forget, retain = batches
+    drifted = step(base_model, "ga", forget, retain, ref=None)  # at the reference the KL gradient is 0
+    ga = step(drifted, "ga", forget, retain, ref=None)
+    kl = step(drifted, "kl", forget, retain, ref=base_model, retain_weight=10.0)
+    assert value(answer_kl, kl, base_model, retain) < value(answer_kl, ga, base_model, retain)
+
+
+def test_rmu_moves_forget_states_toward_the_control_vector_and_trains_only_mlps(base_model, batches):
+    from baselines import rmu
+
+    forget, retain = batches
+    layer = rmu.chosen_layer(base_model, None)
+    assert layer == 1  # middle of 4 layers
+
+    def distance(model):
+        states = rmu.answer_states(model, forget, layer)
+        return ((states - 2.0 * rmu.random_direction(states.shape[-1], 0, "cpu")) ** 2).mean()
+
+    after = step(base_model, "rmu", forget, retain, ref=base_model, lr=0.5)
+    assert value(distance, after) < value(distance, base_model)
+    changed = {n for n, p in after.named_parameters() if not torch.equal(p, base_model.get_parameter(n))}
+    assert changed and all(".mlp." in n for n in changed)
+    assert any(".layers.0.mlp" in n for n in changed) and not any(".layers.2." in n for n in changed)
+
+
+def test_npo_gradient_at_the_reference_equals_sequence_gradient_ascent(base_model, batches):
+    forget, retain = batches
+    model = copy.deepcopy(base_model)
+
+    def grads(loss):
+        model.zero_grad()
+        loss.backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    npo = grads(METHODS.get("npo")(model, forget, retain, ref=base_model, retain_weight=0.0))
+    ascent = grads(-sequence_nll(model, forget).mean())
+    assert torch.allclose(npo, ascent, atol=1e-5)
+    at_ref = value(METHODS.get("npo"), model, forget, retain, ref=base_model, beta=0.1, retain_weight=0.0)
+    assert at_ref == pytest.approx(2 / 0.1 * math.log(2), rel=1e-5)
+
+
+def test_bgd_weighs_person_and_event_rows_equally(base_model, batches):
+    forget, retain = batches
+    with torch.no_grad():
+        per_row = sequence_nll(base_model, forget, mean=True)
+    person, event = per_row[forget["is_person"]].mean(), per_row[~forget["is_person"]].mean()
+    got = value(METHODS.get("bgd"), base_model, forget, retain, retain_weight=0.0)
+    assert got == pytest.approx(-float(0.5 * person + 0.5 * event), rel=1e-5)
+    # token-mean GA weighs the long (event) answers 4x more: the two differ
+    assert value(METHODS.get("ga"), base_model, forget, retain) != pytest.approx(got, rel=1e-3)
+
+
+def test_kl_is_zero_against_itself_and_siu_masks_the_target_vocabulary(base_model, batches):
+    from baselines._common import answer_kl
+    from baselines.siu import target_vocabulary
+
+    forget, retain = batches
+    assert value(answer_kl, base_model, base_model, retain) == pytest.approx(0.0, abs=1e-6)
+    mask = target_vocabulary(forget, forget["refusal"], VOCAB)
+    true_ids = set(forget["labels"][forget["labels"] != -100].tolist())
+    assert set(mask.nonzero().flatten().tolist()) == true_ids - set(range(30, 40))
+
+
+@pytest.mark.parametrize("method", ("kl", "npo", "dpo", "siu", "rmu"))
+def test_a_method_needing_a_reference_refuses_to_run_without_one(method, base_model, batches):
+    forget, retain = batches
+    assert "ref" in needs_of(METHODS.get(method), hparams_of(METHODS.get(method)))
+    with pytest.raises(UserError, match="reference model"):
+        METHODS.get(method)(base_model, forget, retain, ref=None)
+
+
+def test_a_method_needing_retain_data_refuses_to_run_without_it(base_model, batches):
+    forget, _ = batches
+    with pytest.raises(UserError, match="retain"):
+        METHODS.get("gd")(base_model, forget, None)
+
+
+def test_every_method_has_a_summary_and_documented_paper():
+    assert set(METHODS.names()) >= {"ga", "gd", "kl", "po", "dpo", "npo", "simnpo", "siu", "rmu", "bgd"}
+    for name, loss in METHODS.items():
+        assert loss.__doc__ and ("Paper" in loss.__doc__ or "PEBench" in loss.__doc__), name
