@@ -1,10 +1,60 @@
-"""(not implemented yet) pebench unlearn."""
+"""Unlearn a forget config's targets from a fine-tuned model with one baseline method.
+
+Example: pebench unlearn --data data/small --config person_forget05 --model runs/finetuned --method gd
+         --out runs/gd --set steps=20 --set lr=5e-4 --relearn 10
+Hyper-parameters come from baselines/configs/<method>.yaml (or --hparams FILE), then --set key=value.
+"""
 from pebench.errors import UserError
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("--data", help="dataset folder written by `pebench build`")
+    parser.add_argument("--config", help="forget config, e.g. person_forget05")
+    parser.add_argument("--model", help="fine-tuned model folder (also the frozen reference)")
+    parser.add_argument("--method", help="method name (see --list) or module:attr")
+    parser.add_argument("--out", help="output folder for the unlearned model and its unlearning.json card")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a hyper-parameter or training setting (repeatable)")
+    parser.add_argument("--hparams", metavar="FILE", help="flat YAML used instead of the method's config")
+    parser.add_argument("--relearn", type=int, default=None, metavar="N",
+                        help="after unlearning, run the relearning attack for N steps into OUT/relearned")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    parser.add_argument("--list", action="store_true", help="list the methods and exit")
+
+
+def parse_sets(pairs):
+    from pebench.unlearning import parse_value
+
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got {pair!r}")
+        overrides[key.strip()] = parse_value(value)
+    return overrides
 
 
 def run(args):
-    raise UserError("'pebench unlearn' is not implemented yet")
+    from baselines import METHODS
+    from baselines._common import summary
+
+    if args.list:
+        for name, loss in METHODS.items():
+            print(f"{name:8s} {summary(loss)}")
+        return 0
+    missing = [f"--{k}" for k in ("data", "config", "model", "method", "out") if not getattr(args, k)]
+    if missing:
+        raise UserError(f"missing {', '.join(missing)} (or pass --list)")
+    from pebench.unlearning import unlearn
+
+    overrides = parse_sets(args.set)
+    if args.relearn is not None:
+        overrides["relearn_steps"] = args.relearn
+    card = unlearn(args.data, args.config, args.model, args.method, args.out, overrides=overrides,
+                   hparams_file=args.hparams, seed=args.seed, overwrite=args.overwrite)
+    last = card["curve"][-1]
+    print(f"{args.method}: {card['steps']} steps in {card['wall_time_s']:.1f} s; forget_train NLL "
+          f"{card['curve'][0]['forget_train_nll']:.3f} -> {last['forget_train_nll']:.3f}, retain_test NLL "
+          f"{card['curve'][0]['retain_test_nll']:.3f} -> {last['retain_test_nll']:.3f}; wrote {args.out}")
+    return 0

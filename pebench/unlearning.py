@@ -1,0 +1,407 @@
+"""Run an unlearning method: one `transformers.Trainer` subclass whose `compute_loss` calls the method.
+
+The method (a loss in `baselines/`) sees a forget batch and a retain batch; the Trainer brings the
+optimiser, schedule, accelerate (multi-GPU, DeepSpeed, FSDP), mixed precision and, with `lora_r > 0`,
+peft LoRA. The run stops after a fixed step budget (`steps`, from the method's YAML), records a
+forget/retain NLL curve every `curve_every` steps, and writes the model with a JSON card atomically.
+"""
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+
+from baselines import METHODS
+from baselines._common import hparams_of, needs_of, prepare_of, sequence_nll, split_hparams
+from pebench.errors import UserError
+from pebench.io import atomic_dir, atomic_write_json
+from pebench.schema import FORGET_CONFIGS, PERSON_NAME
+
+CARD = "unlearning.json"
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "baselines" / "configs"
+
+# Training settings every method shares; the method's YAML and `--set` override them. The step budget is
+# fixed: `steps` optimiser steps of `batch_size * grad_accum` forget rows (each paired with a retain row).
+TRAIN_DEFAULTS = {
+    "steps": 40,
+    "lr": 1e-3,
+    "batch_size": 8,
+    "grad_accum": 1,
+    "weight_decay": 0.01,
+    "scheduler": "constant",
+    "warmup_steps": 0,
+    "max_grad_norm": 1.0,
+    "curve_every": 5,
+    "probe_size": 32,
+    "bf16": False,
+    "lora_r": 0,
+    "relearn_steps": 0,
+    "relearn_rows": 8,
+    "relearn_lr": 1e-3,
+}
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+    def __init__(self, step, loss):
+        super().__init__(f"loss became {loss} at step {step}")
+        self.step, self.loss = step, loss
+
+
+# ----------------------------------------------------------------------------------------- settings
+def parse_value(text):
+    """A `--set` value: YAML scalars (1, 0.5, true, null, kl), plus floats like 1e-5 that YAML 1.1 misses."""
+    import yaml
+
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def method_config_path(method):
+    return CONFIG_DIR / f"{method}.yaml"
+
+
+def settings_for(method, config_file=None, overrides=None):
+    """Defaults < the method's YAML (or `config_file`) < overrides. Unknown keys are errors."""
+    import yaml
+
+    loss = METHODS.get(method)
+    settings = {**TRAIN_DEFAULTS, **hparams_of(loss)}
+    path = Path(config_file) if config_file else method_config_path(method)
+    if config_file and not path.is_file():
+        raise UserError(f"hyper-parameter file {path} does not exist")
+    sources = [(str(path), yaml.safe_load(path.read_text()) or {})] if path.is_file() else []
+    sources.append(("--set", overrides or {}))
+    for source, values in sources:
+        if not isinstance(values, dict):
+            raise UserError(f"{source}: expected flat key: value pairs")
+        unknown = sorted(set(values) - set(settings))
+        if unknown:
+            raise UserError(
+                f"{source}: unknown key(s) {', '.join(unknown)} for method {method!r}; "
+                f"valid keys: {', '.join(sorted(settings))}"
+            )
+        settings.update({k: _typed(k, v, settings[k]) for k, v in values.items()})
+    return settings
+
+
+def _typed(key, value, default):
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise UserError(f"{key} must be true or false, got {value!r}")
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise UserError(f"{key} must be a number, got {value!r}")
+        if isinstance(default, int) and not isinstance(value, int):
+            raise UserError(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def split_settings(method, settings):
+    """(training settings, method hparams)."""
+    train = {k: settings[k] for k in TRAIN_DEFAULTS}
+    hparams = {k: v for k, v in settings.items() if k not in TRAIN_DEFAULTS}
+    return train, hparams
+
+
+# ---------------------------------------------------------------------------------------------- data
+def load_split(data_dir, config, split, required=True):
+    """One split of a forget config as a `datasets.Dataset`, or None when absent and not required."""
+    import datasets
+
+    if config not in FORGET_CONFIGS:
+        raise UserError(f"unknown forget config {config!r}; choose from: {', '.join(FORGET_CONFIGS)}")
+    if not Path(data_dir, "README.md").is_file():
+        raise UserError(f"{data_dir} is not a pebench dataset folder (no README.md); build one with `pebench build`")
+    try:
+        return datasets.load_dataset(str(data_dir), config, split=split)
+    except (ValueError, KeyError) as err:
+        if required:
+            raise UserError(f"{data_dir} has no split {split!r} in config {config!r} ({err})") from None
+        return None
+
+
+def fingerprint(data_dir):
+    path = Path(data_dir, "metadata.json")
+    return json.loads(path.read_text()).get("fingerprint", "") if path.is_file() else ""
+
+
+def refusal_for(row):
+    """The refusal answer a refusal-based method (po, dpo, siu) trains toward, chosen per row and task."""
+    from pebench.tiny import refusal_answer
+
+    return refusal_answer(row)
+
+
+def probe_rows(dataset, size):
+    """The first `size` rows in id order: a fixed probe, independent of the seed."""
+    ids = dataset["id"]  # the column alone: no image is decoded to sort
+    return [dataset[i] for i in sorted(range(len(ids)), key=ids.__getitem__)[:size]]
+
+
+class PairDataset(torch.utils.data.Dataset):
+    """Item i pairs forget row i mod F with retain row perm[i mod R] (seeded); length fills the budget."""
+
+    def __init__(self, forget, retain, length, seed):
+        self.forget, self.retain, self.length = forget, retain, length
+        generator = torch.Generator().manual_seed(seed)
+        self.order = torch.randperm(len(retain), generator=generator).tolist() if retain is not None else []
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        forget = self.forget[index % len(self.forget)]
+        retain = self.retain[self.order[index % len(self.order)]] if self.order else None
+        return {"forget": forget, "retain": retain}
+
+
+class PairCollator:
+    """Encodes a list of pairs with the adapter: {"forget": batch (+ refusal, is_person), "retain": batch}."""
+
+    def __init__(self, vlm, refusal=False):
+        self.vlm, self.refusal = vlm, refusal
+
+    def __call__(self, items):
+        forget_rows = [item["forget"] for item in items]
+        forget = self.vlm.encode(forget_rows)
+        forget["is_person"] = torch.tensor([row["task"] == PERSON_NAME for row in forget_rows])
+        if self.refusal:
+            forget["refusal"] = self.vlm.encode(forget_rows, answers=[refusal_for(r) for r in forget_rows])
+        retain_rows = [item["retain"] for item in items if item["retain"] is not None]
+        return {"forget": forget, "retain": self.vlm.encode(retain_rows) if retain_rows else None}
+
+
+# ------------------------------------------------------------------------------------------- trainer
+class UnlearnTrainer(Trainer):
+    """`Trainer` whose loss is an unlearning method over (forget batch, retain batch, reference model)."""
+
+    def __init__(self, *args, loss_fn, loss_kwargs=None, ref_model=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_fn, self.loss_kwargs = loss_fn, loss_kwargs or {}
+        self.ref_model = ref_model.to(self.args.device) if ref_model is not None else None
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss = self.loss_fn(model, inputs["forget"], inputs["retain"], ref=self.ref_model, **self.loss_kwargs)
+        if not torch.isfinite(loss.detach()).all():
+            raise Diverged(self.state.global_step + 1, float(loss.detach()))
+        return (loss, None) if return_outputs else loss
+
+
+def mean_nll(vlm, model, rows, batch_size):
+    """Mean over rows of the per-token answer NLL (the curve's y value)."""
+    was_training = model.training
+    model.eval()
+    values = []
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            batch = vlm.encode(rows[start:start + batch_size]).to(next(model.parameters()).device)
+            values.append(sequence_nll(model, batch, mean=True).float().cpu())
+    model.train(was_training)
+    return float(torch.cat(values).mean()) if values else float("nan")
+
+
+class CurveCallback(TrainerCallback):
+    """Every k steps: forget/retain probe NLL into `curve`; keep a CPU copy of the last good weights."""
+
+    def __init__(self, vlm, probes, every, batch_size):
+        self.vlm, self.probes, self.every, self.batch_size = vlm, probes, every, batch_size
+        self.curve, self.good, self.good_step = [], None, None
+
+    def record(self, model, step):
+        point = {"step": step, **{f"{name}_nll": mean_nll(self.vlm, model, rows, self.batch_size)
+                                  for name, rows in self.probes.items()}}
+        self.curve.append(point)
+        if all(math.isfinite(v) for k, v in point.items() if k != "step"):
+            self.good = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+            self.good_step = step
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.record(model, 0)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step % self.every == 0 or state.global_step == state.max_steps:
+            self.record(model, state.global_step)
+
+    def restore(self, model):
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, value in self.good.items():
+                params[name].copy_(value)
+
+
+def training_args(train, seed, workdir, steps, lr):
+    return TrainingArguments(
+        output_dir=str(workdir), max_steps=steps, per_device_train_batch_size=train["batch_size"],
+        gradient_accumulation_steps=train["grad_accum"], learning_rate=lr,
+        weight_decay=train["weight_decay"], lr_scheduler_type=train["scheduler"],
+        warmup_steps=train["warmup_steps"], max_grad_norm=train["max_grad_norm"], bf16=train["bf16"],
+        seed=seed, data_seed=seed, save_strategy="no", report_to=[], logging_strategy="no",
+        remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(),
+    )
+
+
+def with_lora(model, rank):
+    """Wrap the language model's linear layers with LoRA adapters (peft); rank 0 leaves the model as is."""
+    if not rank:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    targets = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets))
+
+
+def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, workdir, steps, lr, refusal=False):
+    """Train `vlm.model` in place; returns (curve callback, stop reason, trained model)."""
+    model = with_lora(vlm.model, train["lora_r"])
+    model.train()
+    length = steps * train["batch_size"] * train["grad_accum"]
+    curve = CurveCallback(vlm, probes, train["curve_every"], train["batch_size"])
+    trainer = UnlearnTrainer(
+        model=model, args=training_args(train, seed, workdir, steps, lr),
+        train_dataset=PairDataset(forget, retain, length, seed),
+        data_collator=PairCollator(vlm, refusal=refusal), callbacks=[curve],
+        loss_fn=loss_fn, loss_kwargs=loss_kwargs, ref_model=ref,
+    )
+    trainer.remove_callback(PrinterCallback)  # the curve goes to the card, not to stdout
+    stop = {"reason": "budget"}
+    try:
+        trainer.train()
+    except Diverged as err:
+        if curve.good is None:
+            raise UserError(f"{err}; no finite checkpoint to keep (lower lr)") from None
+        curve.restore(model)
+        stop = {"reason": "diverged", "at_step": err.step, "loss": str(err.loss), "kept_step": curve.good_step}
+    if train["lora_r"]:
+        model = model.merge_and_unload()
+    model.eval()
+    return curve, stop, model
+
+
+# ------------------------------------------------------------------------------------------ runs
+def relearn_loss(model, forget, retain, ref=None):
+    """The relearning attack's loss: plain NLL of the true forget answers."""
+    from baselines._common import nll
+
+    return nll(model, forget)
+
+
+def relearn_rows(forget, count, seed):
+    """A seeded sample of `count` forget_train rows: the attacker's small part of the forget data."""
+    generator = torch.Generator().manual_seed(seed)
+    picked = torch.randperm(len(forget), generator=generator)[:count].tolist()
+    return [forget[i] for i in sorted(picked)]
+
+
+def _relearn_into(vlm, data_dir, config, out, train, seed, workdir):
+    """Fine-tune `vlm.model` in place on a few forget rows; save it to `out` with its card."""
+    forget = load_split(data_dir, config, "forget_train")
+    probes = {name: probe_rows(load_split(data_dir, config, name), train["probe_size"])
+              for name in ("forget_test", "retain_test")}
+    rows = relearn_rows(forget, train["relearn_rows"], seed)
+    start = time.time()
+    curve, stop, model = fit(vlm, relearn_loss, {}, None, rows, None, probes, train, seed, workdir,
+                             train["relearn_steps"], train["relearn_lr"])
+    card = {"attack": "relearn", "steps": train["relearn_steps"], "lr": train["relearn_lr"],
+            "rows": [r["id"] for r in rows], "seed": seed, "curve": curve.curve, "stop": stop,
+            "wall_time_s": round(time.time() - start, 3)}
+    save(vlm, model, out, card)
+    return card
+
+
+def relearn(model, data_dir, config, out, steps=10, rows=8, lr=1e-3, seed=0, overwrite=False):
+    """Relearning attack on a saved (unlearned) model: `steps` NLL steps on `rows` forget_train rows.
+
+    The evaluator then re-scores forget_test on `out`; recovery = efficacy lost relative to `model`.
+    """
+    import tempfile
+
+    from pebench.adapter import VLM
+
+    train = {**TRAIN_DEFAULTS, "relearn_steps": steps, "relearn_rows": rows, "relearn_lr": lr}
+    set_seed(seed)
+    vlm = VLM.from_pretrained(str(_model_dir(model)))
+    with atomic_dir(out, overwrite) as tmp, tempfile.TemporaryDirectory() as workdir:
+        card = _relearn_into(vlm, data_dir, config, tmp, train, seed, workdir)
+    return card
+
+
+def save(vlm, model, out, card):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    vlm.processor.save_pretrained(out)
+    atomic_write_json(out / CARD, card)
+
+
+def _model_dir(model):
+    path = Path(model)
+    if not (path / "config.json").is_file():
+        raise UserError(f"{model} is not a model folder (no config.json); train one with `pebench train`")
+    return path
+
+
+def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=None, seed=0, overwrite=False):
+    """Unlearn `config`'s forget targets from the fine-tuned `model` with `method`; write `out`.
+
+    Returns the JSON card written to `out/unlearning.json` (method, hparams, training settings, seed,
+    steps, curve, stop reason, dataset fingerprint, wall time, and the relearning attack if asked).
+    A diverging run restores the last finite curve point's weights, saves them, then raises `UserError`.
+    """
+    import tempfile
+
+    from pebench.adapter import VLM
+    from pebench.io import check_output_dir
+
+    loss_fn = METHODS.get(method)
+    train, hparams = split_settings(method, settings_for(method, hparams_file, overrides))
+    needs = needs_of(loss_fn, hparams)
+    check_output_dir(out, overwrite)
+    model_dir = _model_dir(model)
+    forget = load_split(data_dir, config, "forget_train")
+    retain = load_split(data_dir, config, "retain_train", required=False)
+    if "retain" in needs and not retain:
+        raise UserError(f"method {method!r} needs retain data, but config {config!r} has no retain_train rows")
+    probes = {name: probe_rows(load_split(data_dir, config, name), train["probe_size"])
+              for name in ("forget_train", "retain_test")}
+    set_seed(seed)
+    vlm = VLM.from_pretrained(str(model_dir))
+    ref = VLM.from_pretrained(str(model_dir)).model.eval().requires_grad_(False) if "ref" in needs else None
+    loss_kwargs, prepare_kwargs = split_hparams(loss_fn, hparams)
+    prepare = prepare_of(loss_fn)
+    rows = prepare(vlm.model, ref, forget, seed=seed, **prepare_kwargs) if prepare else forget
+    start = time.time()
+    with tempfile.TemporaryDirectory() as workdir:
+        curve, stop, trained = fit(vlm, loss_fn, loss_kwargs, ref, rows, retain if "retain" in needs else None,
+                                   probes, train, seed, workdir, train["steps"], train["lr"],
+                                   refusal="refusal" in needs)
+    card = {
+        "method": method, "hparams": hparams, "training": train, "seed": seed,
+        "steps": stop.get("kept_step", train["steps"]), "stop": stop, "curve": curve.curve,
+        "forget_rows": len(rows), "model": str(model),
+        "dataset": {"dir": str(data_dir), "config": config, "fingerprint": fingerprint(data_dir)},
+        "wall_time_s": round(time.time() - start, 3),
+    }
+    with atomic_dir(out, overwrite) as tmp:
+        save(vlm, trained, tmp, card)
+        if train["relearn_steps"] and stop["reason"] == "budget":
+            vlm.model = trained
+            with tempfile.TemporaryDirectory() as workdir:
+                card["relearn"] = _relearn_into(vlm, data_dir, config, Path(tmp, "relearned"), train, seed, workdir)
+            atomic_write_json(Path(tmp, CARD), card)
+    if stop["reason"] == "diverged":
+        raise UserError(
+            f"{method}: loss became {stop['loss']} at step {stop['at_step']}; kept the last good model "
+            f"(step {stop['kept_step']}) in {out} (lower lr or steps)"
+        )
+    return card
