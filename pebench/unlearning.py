@@ -360,7 +360,6 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     """
     import tempfile
 
-    from pebench.adapter import VLM
     from pebench.io import check_output_dir
 
     loss_fn = METHODS.get(method)
@@ -374,6 +373,8 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
         raise UserError(f"method {method!r} needs retain data, but config {config!r} has no retain_train rows")
     probes = {name: probe_rows(load_split(data_dir, config, name), train["probe_size"])
               for name in ("forget_train", "retain_test")}
+    from pebench.adapter import VLM
+
     set_seed(seed)
     vlm = VLM.from_pretrained(str(model_dir))
     ref = VLM.from_pretrained(str(model_dir)).model.eval().requires_grad_(False) if "ref" in needs else None

@@ -218,3 +218,48 @@ def test_every_method_has_a_summary_and_documented_paper():
     assert set(METHODS.names()) >= {"ga", "gd", "kl", "po", "dpo", "npo", "simnpo", "siu", "rmu", "bgd"}
     for name, loss in METHODS.items():
         assert loss.__doc__ and ("Paper" in loss.__doc__ or "PEBench" in loss.__doc__), name
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def run_cli(capsys, *argv):
+    from pebench.cli import main
+
+    code = main(["unlearn", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_list_prints_every_method_with_one_line(capsys):
+    code, out, _ = run_cli(capsys, "--list")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == METHODS.names()
+    assert all(len(line.split()) > 3 for line in lines)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"--method": "nope"}, "unknown method 'nope'; choose from: bgd"),
+        ({"--set": "bta=1"}, "unknown key(s) bta for method 'gd'; valid keys:"),
+        ({"--set": "steps=many"}, "steps must be a number"),
+        ({"--set": "steps"}, "--set expects KEY=VALUE"),
+        ({"--model": "/nonexistent/model"}, "is not a model folder"),
+        ({"--config": "person_forget99"}, "unknown forget config 'person_forget99'; choose from:"),
+        ({"--data": "/nonexistent/data"}, "is not a pebench dataset folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, changes, message):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    args = {"--data": str(tmp_path), "--config": "person_forget05", "--model": str(tmp_path / "model"),
+            "--method": "gd", "--out": str(tmp_path / "out"), **changes}
+    code, _, err = run_cli(capsys, *[x for pair in args.items() for x in pair])
+    assert code == 2
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_arguments_are_named(capsys):
+    code, _, err = run_cli(capsys, "--method", "ga")
+    assert code == 2 and "missing --data, --config, --model, --out" in err
