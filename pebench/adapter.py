@@ -1,0 +1,217 @@
+"""One adapter over any `AutoModelForImageTextToText` checkpoint with a chat template.
+
+Three calls cover what pebench needs from a model (as in lm-evaluation-harness): `encode` (a training
+batch with the loss masked to the answer), `token_logprobs` (per-token answer log-likelihoods, for
+truth ratio and membership inference) and `generate` (batched greedy answers).
+
+Prompts are always built with the processor's own chat template: a user turn holding the image (when
+the row has one) and the question, then an assistant turn holding the answer. The "answer tokens" are
+everything the assistant turn adds after the generation prompt: the answer and the template's
+end-of-turn marker, so fine-tuning also teaches the model to stop.
+
+Rows with `image=None` are text-only (profile questions): their user turn has no image. Batches may mix
+both kinds: the processor receives the images of the rows that have one, in order (LLaVA-style
+processors take a flat list); families whose processors want one list of images per row are marked in
+`QUIRKS`.
+"""
+from pathlib import Path
+
+from pebench.errors import UserError
+
+# Family quirks, keyed by `model.config.model_type`; the only place where families differ.
+#   nested_images: the processor takes `images=[[img], [], ...]` (one list per text) instead of a flat list.
+QUIRKS = {
+    "idefics3": {"nested_images": True},
+    "smolvlm": {"nested_images": True},
+    "idefics2": {"nested_images": True},
+    "mllama": {"nested_images": True},
+}
+DEFAULT_QUIRKS = {"nested_images": False}
+
+
+def default_device():
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_dtype(device):
+    """bf16 on a CUDA device that supports it, else fp32 (fp16 flattens likelihoods: never the default)."""
+    import torch
+
+    if str(device).startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def _dtype(value, device):
+    import torch
+
+    if value is None:
+        return default_dtype(device)
+    if isinstance(value, str):
+        if not isinstance(getattr(torch, value, None), torch.dtype):
+            raise UserError(f"unknown dtype {value!r}; choose from: float32, bfloat16, float16")
+        return getattr(torch, value)
+    return value
+
+
+class VLM:
+    """A vision-language model and its processor behind `encode`, `token_logprobs` and `generate`."""
+
+    def __init__(self, model, processor, device=None, dtype=None):
+        self.device = device or default_device()
+        self.dtype = _dtype(dtype, self.device)
+        self.model = model.to(self.device, dtype=self.dtype)
+        self.processor = processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.quirks = {**DEFAULT_QUIRKS, **QUIRKS.get(getattr(model.config, "model_type", ""), {})}
+        self.collator = self.encode  # what a `transformers.Trainer` calls on a list of rows
+        _check_processor(processor, "this model")
+
+    @classmethod
+    def from_pretrained(cls, path, device=None, dtype=None, trust_remote_code=False):
+        """Load a checkpoint folder (or hub id) with the Auto classes.
+
+        Raises:
+            UserError: the path does not exist, or the checkpoint is not an image-text-to-text model,
+                has no chat template, or its processor takes no images.
+        """
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if not Path(path).exists() and (str(path).startswith((".", "/", "~")) or str(path).count("/") != 1):
+            raise UserError(f"model checkpoint {path} does not exist")
+        try:
+            processor = AutoProcessor.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as err:
+            raise UserError(f"cannot load a processor from {path}: {_first_line(err)}") from None
+        _check_processor(processor, path)
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(
+                str(path), dtype=_dtype(dtype, device or default_device()), trust_remote_code=trust_remote_code)
+        except (OSError, ValueError, KeyError) as err:
+            raise UserError(f"{path} is not an image-text-to-text checkpoint: {_first_line(err)}") from None
+        return cls(model, processor, device=device, dtype=dtype)
+
+    # ------------------------------------------------------------------------------------ prompts
+    def prompt(self, row, answer=None):
+        """The chat-template text for `row` (generation prompt), or with `answer` as the assistant turn."""
+        content = ([{"type": "image"}] if row.get("image") is not None else [])
+        messages = [{"role": "user", "content": content + [{"type": "text", "text": row["question"]}]}]
+        if answer is None:
+            return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+        return self.processor.apply_chat_template(messages, tokenize=False)
+
+    def _process(self, texts, rows, padding_side):
+        images = [_rgb(row["image"]) for row in rows if row.get("image") is not None]
+        if self.quirks["nested_images"]:
+            images = [[_rgb(row["image"])] if row.get("image") is not None else [] for row in rows]
+        kwargs = {"images": images} if any(images) else {}
+        return self.processor(text=texts, return_tensors="pt", padding=True, padding_side=padding_side,
+                              add_special_tokens=False, **kwargs)
+
+    # ------------------------------------------------------------------------------------- encode
+    def encode(self, rows, answers=None):
+        """A `BatchFeature` for `model(**batch)` with `labels` = -100 outside the answer tokens.
+
+        Args:
+            rows: dicts with `image` (PIL image or None), `question` and, unless `answers` is given,
+                `answer`.
+            answers: answers to use instead of `row["answer"]` (paraphrases, perturbations, refusals).
+        """
+        rows = list(rows)
+        answers = [row["answer"] for row in rows] if answers is None else list(answers)
+        if len(answers) != len(rows):
+            raise ValueError(f"{len(answers)} answers for {len(rows)} rows")
+        full = self._process([self.prompt(r, a) for r, a in zip(rows, answers)], rows, "right")
+        prompt = self._process([self.prompt(r) for r in rows], rows, "right")
+        labels = full["input_ids"].clone()
+        labels[full["attention_mask"] == 0] = -100
+        for i, n in enumerate(prompt["attention_mask"].sum(1).tolist()):
+            same = (full["input_ids"][i, :n] == prompt["input_ids"][i, :n]).long().cumprod(0).sum()
+            labels[i, : int(same)] = -100  # a merge across the prompt/answer boundary joins the answer
+        full["labels"] = labels
+        return full
+
+    def _inputs(self, batch):
+        batch = batch.to(self.device)
+        return {k: (v.to(self.dtype) if v.is_floating_point() else v) for k, v in batch.items()}
+
+    # ----------------------------------------------------------------------------- log-likelihood
+    def token_logprobs(self, rows, answers=None, batch_size=32, with_stats=False):
+        """Per row, the log-probabilities of its answer tokens (float32 arrays, teacher forcing).
+
+        With `with_stats`, also the expected log-prob `mean` and its standard deviation `std` under the
+        model's own next-token distribution at each answer position (the z-score of min-k%++).
+        """
+        import torch
+
+        rows = list(rows)
+        answers = [row["answer"] for row in rows] if answers is None else list(answers)
+        out = []
+        self.model.eval()
+        with torch.no_grad():
+            for start in range(0, len(rows), batch_size):
+                batch = self._inputs(self.encode(rows[start:start + batch_size], answers[start:start + batch_size]))
+                labels = batch.pop("labels")
+                logits = self.model(**batch).logits[:, :-1]
+                out += _answer_logprobs(logits, labels[:, 1:], with_stats)
+        return out
+
+    # --------------------------------------------------------------------------------- generation
+    def generate(self, rows, max_new_tokens=48, batch_size=32):
+        """Greedy answers for `rows` (decoded new text only, stripped), batched with left padding."""
+        import torch
+
+        rows = list(rows)
+        texts = []
+        self.model.eval()
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        with torch.no_grad():
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start:start + batch_size]
+                batch = self._inputs(self._process([self.prompt(r) for r in chunk], chunk, "left"))
+                ids = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                          eos_token_id=eos, pad_token_id=self.tokenizer.pad_token_id)
+                new = ids[:, batch["input_ids"].shape[1]:]
+                texts += [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+        return texts
+
+
+def _answer_logprobs(logits, targets, with_stats):
+    """Split next-token log-probs at answer positions (targets != -100) into one dict per row."""
+    import torch
+
+    mask = targets != -100
+    picked = torch.log_softmax(logits[mask].float(), dim=-1)  # only answer positions: [N, vocab]
+    token = picked.gather(-1, targets[mask].unsqueeze(-1)).squeeze(-1)
+    sizes = mask.sum(1).tolist()
+    rows = [{"logprobs": t.cpu().numpy()} for t in token.split(sizes)]
+    if with_stats:
+        probs = picked.exp()
+        mean = (probs * picked).sum(-1)
+        std = ((probs * picked.square()).sum(-1) - mean.square()).clamp(min=0).sqrt()
+        for row, m, s in zip(rows, mean.split(sizes), std.split(sizes)):
+            row["mean"], row["std"] = m.cpu().numpy(), s.cpu().numpy()
+    return rows
+
+
+def _check_processor(processor, where):
+    if not getattr(processor, "chat_template", None):
+        raise UserError(f"{where} has no chat template; pebench builds every prompt with the processor's "
+                        "chat template (add one to the processor/tokenizer config)")
+    if getattr(processor, "image_processor", None) is None:
+        raise UserError(f"{where} has no image support (its processor has no image processor)")
+
+
+def _rgb(image):
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _first_line(err):
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
