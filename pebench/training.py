@@ -1,0 +1,210 @@
+"""Fine-tune (`subset="full"`) and goal (`subset="retain"`) training with `transformers.Trainer`.
+
+As in TOFU, one fine-tuned model trained on the `full` config's `train` split serves every forget
+config; the goal model (the retrain upper bound) trains on one forget config's `retain_train` only.
+The collator is the adapter's `encode`, so the loss covers answer tokens only and every model input
+(pixel values included) reaches `model(**batch)`.
+
+Checkpoints of a running job live beside the output in `.{out}.work/`; `resume=True` continues from the
+last one after an interruption. The final model is written atomically (temporary folder + rename) with
+a JSON card `pebench_train.json` next to the weights.
+"""
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from pebench.errors import UserError
+from pebench.io import atomic_dir, atomic_write_json, check_output_dir
+from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME
+
+CARD = "pebench_train.json"
+SUBSETS = ("full", "retain")
+# Defaults per model kind: the presets are random-init and small (high lr, many epochs); a pretrained
+# checkpoint only needs to learn the fictitious data (TOFU-like lr and epochs).
+DEFAULTS = {
+    "preset": dict(epochs=20, lr=1e-3, batch_size=32, warmup_ratio=0.03, weight_decay=0.0),
+    "checkpoint": dict(epochs=5, lr=1e-5, batch_size=8, warmup_ratio=0.03, weight_decay=0.01),
+}
+SAVE_STEPS = 200
+
+
+def train_rows(data_dir, config, subset):
+    """The training split: `full/train` for `subset="full"`, `CONFIG/retain_train` for `"retain"`."""
+    import datasets
+
+    if subset not in SUBSETS:
+        raise UserError(f"unknown subset {subset!r}; choose from: {', '.join(SUBSETS)}")
+    valid = ("full", *FORGET_CONFIGS) if subset == "full" else tuple(FORGET_CONFIGS)
+    if config not in valid:
+        raise UserError(f"unknown config {config!r} for subset {subset!r}; choose from: {', '.join(valid)}")
+    if not Path(data_dir, "README.md").is_file():
+        raise UserError(f"{data_dir} is not a pebench dataset folder (no README.md); build one with `pebench build`")
+    name, split = ("full", "train") if subset == "full" else (config, "retain_train")
+    try:
+        return datasets.load_dataset(str(data_dir), name, split=split)
+    except (ValueError, KeyError) as err:
+        raise UserError(f"{data_dir} has no split {split!r} in config {name!r} ({err})") from None
+
+
+def load_base(model, data_dir, work, seed):
+    """An adapter for `model`: a preset name (built for this dataset, saved in `work/base`) or a folder."""
+    from pebench import tiny
+    from pebench.adapter import VLM
+
+    if model in tiny.PRESETS:
+        base = Path(work, "base")
+        if not (base / "config.json").is_file():  # a resumed run keeps its first base model
+            tiny.create(data_dir, base, model, seed)
+        return VLM.from_pretrained(base, dtype="float32"), "preset"
+    return VLM.from_pretrained(model, dtype="float32"), "checkpoint"
+
+
+def with_lora(model, rank):
+    """LoRA adapters (peft) on the language model's linear layers; merged back before saving."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets))
+
+
+def training_arguments(work, settings, seed, progress):
+    import torch
+    from transformers import TrainingArguments
+
+    cuda = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(Path(work, "trainer")), num_train_epochs=settings["epochs"],
+        per_device_train_batch_size=settings["batch_size"], learning_rate=settings["lr"],
+        warmup_ratio=settings["warmup_ratio"], weight_decay=settings["weight_decay"],
+        lr_scheduler_type="cosine", seed=seed, data_seed=seed, remove_unused_columns=False,
+        save_strategy="steps", save_steps=SAVE_STEPS, save_total_limit=1, logging_steps=10,
+        report_to=[], dataloader_num_workers=0, disable_tqdm=not progress,
+        bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda,
+    )
+
+
+def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size=None, seed=0, lora=0,
+          resume=False, overwrite=False, progress=True):
+    """Train `model` (a preset name or a checkpoint folder) on the chosen subset and save it to `out`.
+
+    Returns:
+        the JSON card written to `out/pebench_train.json`.
+    """
+    from transformers import Trainer, set_seed
+
+    check_output_dir(out, overwrite)
+    rows = train_rows(data_dir, config, subset)
+    work = Path(out).resolve().parent / f".{Path(out).name}.work"
+    if not resume and work.exists():
+        shutil.rmtree(work)
+    last = _last_checkpoint(work) if resume else None
+    if resume and last is None:
+        print(f"pebench train: no checkpoint in {work}; starting from scratch", file=sys.stderr)
+    set_seed(seed)
+    vlm, kind = load_base(model, data_dir, work, seed)
+    settings = {**DEFAULTS[kind], **{k: v for k, v in dict(epochs=epochs, lr=lr, batch_size=batch_size).items()
+                                     if v is not None}}
+    if lora:
+        vlm.model = with_lora(vlm.model, lora)
+    trainer = Trainer(model=vlm.model, args=training_arguments(work, settings, seed, progress),
+                      train_dataset=rows, data_collator=vlm.collator)
+    start = time.time()
+    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    trained = trainer.model.merge_and_unload() if lora else trainer.model
+    card = {
+        "config": config, "subset": subset, "seed": seed, "model": str(model), "model_kind": kind,
+        "lora_rank": lora, "training": settings, "rows": len(rows), "steps": trainer.state.global_step,
+        "parameters": sum(p.numel() for p in trained.parameters()),
+        "dataset": {"dir": str(data_dir), "fingerprint": _fingerprint(data_dir)},
+        "resumed_from": last.name if last else None, "wall_time_s": round(time.time() - start, 2),
+        "final_loss": _final_loss(trainer.state.log_history), "train_loss": round(result.training_loss, 6),
+        "versions": versions(),
+    }
+    with atomic_dir(out, overwrite) as tmp:
+        trained.save_pretrained(tmp)
+        vlm.processor.save_pretrained(tmp)
+        atomic_write_json(Path(tmp, CARD), card)
+    shutil.rmtree(work, ignore_errors=True)
+    return card
+
+
+def versions():
+    import datasets
+    import torch
+    import transformers
+
+    import pebench
+
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__,
+            "datasets": datasets.__version__, "pebench": pebench.__version__}
+
+
+def learnability(model_dir, data_dir, config, splits=("forget_test", "forget_unseen", "retain_test"),
+                 limit=None, batch_size=32, max_new_tokens=48):
+    """Greedy-generation checks that a model learnt the data: name precision and ROUGE-L per split.
+
+    Name precision = share of `person_name` rows whose answer contains the full name (exact,
+    case-sensitive); ROUGE-L = mean stemmed ROUGE-L recall of `event_description` answers.
+    """
+    import datasets
+    from rouge_score import rouge_scorer
+
+    from pebench.adapter import VLM
+
+    vlm = VLM.from_pretrained(model_dir)
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    scores = {}
+    for split in splits:
+        ds = datasets.load_dataset(str(data_dir), config, split=split)
+        for task in (PERSON_NAME, EVENT_DESCRIPTION):
+            rows = [r for r in ds.filter(lambda t: t == task, input_columns="task")][:limit]
+            if not rows:
+                continue
+            predictions = vlm.generate(rows, max_new_tokens=max_new_tokens, batch_size=batch_size)
+            if task == PERSON_NAME:
+                hits = [r["person_name"] in p for r, p in zip(rows, predictions)]
+                scores[f"{split}/name_precision"] = 100.0 * sum(hits) / len(hits)
+            else:
+                values = [scorer.score(r["answer"], p)["rougeL"].recall for r, p in zip(rows, predictions)]
+                scores[f"{split}/rougeL"] = sum(values) / len(values)
+            scores[f"{split}/{task}_rows"] = len(rows)
+    return scores
+
+
+def _last_checkpoint(work):
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = Path(work, "trainer")
+    found = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    return Path(found) if found else None
+
+
+def _final_loss(history):
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    return round(losses[-1], 6) if losses else None
+
+
+def _fingerprint(data_dir):
+    try:
+        import data_builders
+
+        return data_builders.read_metadata(data_dir).get("fingerprint", "")
+    except (ImportError, AttributeError):
+        path = Path(data_dir, "metadata.json")
+        return json.loads(path.read_text()).get("fingerprint", "") if path.is_file() else ""
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Name precision / ROUGE-L of a trained model (greedy).")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--config", default="person_forget05")
+    parser.add_argument("--limit", type=int)
+    cli = parser.parse_args()
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    print(json.dumps(learnability(cli.model, cli.data, cli.config, limit=cli.limit), indent=1))
