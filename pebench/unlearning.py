@@ -204,10 +204,17 @@ def mean_nll(vlm, model, rows, batch_size):
     values = []
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
-            batch = vlm.encode(rows[start:start + batch_size]).to(next(model.parameters()).device)
+            batch = _to_model(vlm.encode(rows[start:start + batch_size]), model)
             values.append(sequence_nll(model, batch, mean=True).float().cpu())
     model.train(was_training)
     return float(torch.cat(values).mean()) if values else float("nan")
+
+
+def _to_model(batch, model):
+    """Move a batch to the model's device, floating tensors to its dtype (e.g. bf16 pixel values)."""
+    param = next(model.parameters())
+    return {k: v.to(param.device, dtype=param.dtype) if v.is_floating_point() else v.to(param.device)
+            for k, v in batch.items()}
 
 
 class CurveCallback(TrainerCallback):
