@@ -25,8 +25,8 @@ SUBSETS = ("full", "retain")
 # Defaults per model kind: the presets are random-init and small (high lr, many epochs); a pretrained
 # checkpoint only needs to learn the fictitious data (TOFU-like lr and epochs).
 DEFAULTS = {
-    "preset": dict(epochs=20, lr=1e-3, batch_size=32, warmup_ratio=0.03, weight_decay=0.0),
-    "checkpoint": dict(epochs=5, lr=1e-5, batch_size=8, warmup_ratio=0.03, weight_decay=0.01),
+    "preset": dict(epochs=20, lr=1e-3, batch_size=32, warmup=0.03, weight_decay=0.0),
+    "checkpoint": dict(epochs=5, lr=1e-5, batch_size=8, warmup=0.03, weight_decay=0.01),
 }
 SAVE_STEPS = 200
 
@@ -78,7 +78,7 @@ def training_arguments(work, settings, seed, progress):
     return TrainingArguments(
         output_dir=str(Path(work, "trainer")), num_train_epochs=settings["epochs"],
         per_device_train_batch_size=settings["batch_size"], learning_rate=settings["lr"],
-        warmup_ratio=settings["warmup_ratio"], weight_decay=settings["weight_decay"],
+        warmup_steps=settings["warmup"], weight_decay=settings["weight_decay"],
         lr_scheduler_type="cosine", seed=seed, data_seed=seed, remove_unused_columns=False,
         save_strategy="steps", save_steps=SAVE_STEPS, save_total_limit=1, logging_steps=10,
         report_to=[], dataloader_num_workers=0, disable_tqdm=not progress,

@@ -1,0 +1,109 @@
+"""Training step time: the `transformers.Trainer` path of `pebench train` vs a bare PyTorch loop.
+
+Both run the same model (a fresh `small` or `tiny` preset) on the same encoded batch in one process:
+forward, backward, gradient clipping (max norm 1.0, the Trainer default) and an AdamW step. The Trainer
+gets the batch through a collator that returns the pre-encoded batch, so the ratio is the Trainer's own
+overhead; the adapter's `encode` (prompt building, tokenising, image processing) is timed separately.
+Both sides run twice, alternating, after a warm-up; medians are reported. Target: ratio <= 1.10.
+
+Usage: python benchmarks/bench_train_step.py [--preset small] [--batch-size 32] [--steps 15]
+"""
+import argparse
+import copy
+import dataclasses
+import resource
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import Trainer, TrainerCallback
+
+from pebench import tiny
+from pebench.adapter import VLM
+from pebench.training import DEFAULTS, training_arguments
+
+
+def synthetic_rows(n, size=64, seed=0):
+    """Rows shaped like the dataset: noise images, a name question or a scene description."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        image = Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
+        if i % 2:
+            rows.append(dict(image=image, question="Who is the person in this image?",
+                             answer=f"This is Person{i} Surname{i % 7}."))
+        else:
+            rows.append(dict(image=image, question="Describe the scene in detail.",
+                             answer="A person jogs along a shaded path in a green park early in the morning, "
+                                    "passing benches and a small pond."))
+    return rows
+
+
+class StepClock(TrainerCallback):
+    def __init__(self):
+        self.ends = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.ends.append(time.perf_counter())
+
+
+def bare_steps(model, batch, steps, lr):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        model(**batch).loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def trainer_steps(model, batch, steps, lr, batch_size):
+    clock = StepClock()
+    with tempfile.TemporaryDirectory() as work:
+        settings = {**DEFAULTS["preset"], "lr": lr, "batch_size": batch_size}
+        args = dataclasses.replace(training_arguments(work, settings, seed=0, progress=False), max_steps=steps,
+                                   save_strategy="no", logging_strategy="no", warmup_steps=0)
+        data = [{"i": i} for i in range(steps * batch_size)]
+        trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=lambda _: copy.copy(batch),
+                          callbacks=[clock])
+        trainer.train()
+    return list(np.diff(clock.ends))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="small", choices=sorted(tiny.PRESETS))
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=15)
+    opts = parser.parse_args()
+    rows = synthetic_rows(opts.batch_size)
+    model, processor = tiny.build([r["question"] for r in rows] + [r["answer"] for r in rows], opts.preset)
+    vlm = VLM(model, processor)
+    start = time.perf_counter()
+    batch = vlm.encode(rows)
+    encode_s = time.perf_counter() - start
+    lr, warm = 1e-4, 3
+    bare_steps(copy.deepcopy(vlm.model), batch, warm, lr)  # first-use costs (allocator, kernels) of the process
+    bare, trained = [], []
+    for _ in range(2):  # alternate, so drift from other load on the machine hits both sides
+        bare += bare_steps(copy.deepcopy(vlm.model), batch, opts.steps + warm, lr)[warm:]
+        trained += trainer_steps(copy.deepcopy(vlm.model), batch, opts.steps + warm, lr, opts.batch_size)[warm - 1:]
+    bare_s, trainer_s = statistics.median(bare), statistics.median(trained)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    print(f"preset {opts.preset}: {tiny.count_parameters(vlm.model) / 1e6:.2f} M params, batch {opts.batch_size}, "
+          f"{batch['input_ids'].shape[1]} tokens, torch threads {torch.get_num_threads()}")
+    print(f"bare loop     {bare_s * 1000:7.1f} ms/step  {opts.batch_size / bare_s:6.1f} samples/s")
+    print(f"Trainer       {trainer_s * 1000:7.1f} ms/step  {opts.batch_size / trainer_s:6.1f} samples/s")
+    print(f"ratio Trainer/bare {trainer_s / bare_s:.3f} (target <= 1.10)")
+    print(f"encode (collator) {encode_s * 1000:.1f} ms/batch; peak RSS {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
