@@ -1,0 +1,36 @@
+"""ROUGE-L recall and F-measure with the `rouge_score` package (stemmed, as in TOFU)."""
+from functools import lru_cache
+
+from pebench.metrics import METRICS, example
+from pebench.metrics._checks import same_length
+
+
+@lru_cache(maxsize=1)
+def _scorer():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def _scores(predictions, references):
+    same_length("rouge_l", predictions, references)
+    return [_scorer().score(ref or "", pred or "")["rougeL"] for pred, ref in zip(predictions, references)]
+
+
+@METRICS.register()
+@example(["the cat sat", "a dog", ""], ["the cat sat on the mat", "a dog", "x"], expected=[0.5, 1.0, 0.0])
+def rouge_l_recall(predictions, references):
+    """Per sample, LCS(reference, prediction) / |reference| in tokens (Lin 2004; TOFU, Maini et al. 2024).
+
+    Tokens are lower-cased alphanumeric words, Porter-stemmed (`rouge_score` defaults). Recall rewards
+    reproducing the reference and ignores extra words, which is why TOFU uses it for memorisation.
+    Raw direction: higher = closer to the reference.
+    """
+    return [s.recall for s in _scores(predictions, references)]
+
+
+@METRICS.register()
+@example(["the cat sat", "a dog"], ["the cat sat on the mat", "a dog"], expected=[2 / 3, 1.0])
+def rouge_l_f(predictions, references):
+    """Per sample, the ROUGE-L F-measure 2PR / (P + R) of LCS precision P and recall R (Lin 2004)."""
+    return [s.fmeasure for s in _scores(predictions, references)]

@@ -1,0 +1,42 @@
+"""Truth ratio (TOFU): does the model prefer a paraphrase of the truth over plausible wrong answers?"""
+import math
+
+from pebench.metrics import METRICS, example
+from pebench.metrics._checks import as_float_array, same_length
+
+
+@METRICS.register()
+@example([1.0, 2.0, 1.0], [[1.0, 1.0], [1.0, 3.0], [2.0, 4.0]], expected=[1.0, 1.0, math.exp(-2.0)])
+def truth_ratio(paraphrase_nll, perturbed_nll):
+    """Per item, R = exp(-mean_j L(wrong_j)) / exp(-L(paraphrase)) = exp(L(paraphrase) - mean_j L(wrong_j)).
+
+    TOFU (Maini et al. 2024, eq. 1), computed per item (never over the whole perturbed matrix), with L the
+    length-normalised NLL of an answer. R < 1: the truth is preferred; R = 1: no preference; R > 1: the
+    wrong answers are preferred.
+
+    Args:
+        paraphrase_nll: per item, L of the paraphrased correct answer.
+        perturbed_nll: per item, the L of each perturbed (wrong) answer.
+    """
+    same_length("truth_ratio", paraphrase_nll, perturbed_nll)
+    return [math.exp(float(p) - float(as_float_array("truth_ratio", wrong).mean()))
+            for p, wrong in zip(paraphrase_nll, perturbed_nll)]
+
+
+@METRICS.register()
+@example([1.0, 0.5, 2.0, 4.0], expected=[1.0, 0.5, 0.5, 0.25])
+def truth_ratio_forget(ratios):
+    """Per item, min(R, 1/R): 1 when the model cannot tell truth from the wrong answers (forgotten).
+
+    TOFU's forget-set statistic; higher = more forgotten, and a model preferring the *wrong* answers is
+    not rewarded (it still knows which one is true).
+    """
+    values = as_float_array("truth_ratio_forget", ratios)
+    return [min(r, 1.0 / r) if r > 0 else 0.0 for r in values.tolist()]
+
+
+@METRICS.register()
+@example([0.25, 1.0, 3.0], expected=[0.75, 0.0, 0.0])
+def truth_ratio_retain(ratios):
+    """Per item, max(0, 1 - R): TOFU's retain-set statistic; higher = the truth is clearly preferred."""
+    return [max(0.0, 1.0 - r) for r in as_float_array("truth_ratio_retain", ratios).tolist()]

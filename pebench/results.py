@@ -1,0 +1,255 @@
+"""The result file: validate it, recompute its numbers from its per-sample records, read its headline.
+
+A result holds one model's per-sample records on one forget config (prediction, answer log-probs, what
+truth ratio and membership inference need) and the numbers derived from them. `recompute` derives
+`aggregates`, `ci95` and `normalized` again from the records and the dataset's reference answers alone,
+with the same code `pebench evaluate` used, so the leaderboard trusts nothing the submitter computed.
+Which metric each aggregate uses, on which rows and at which scale, is in `pebench.metrics._cells`.
+"""
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pebench.errors import UserError
+from pebench.schema import (EVENT_DESCRIPTION, FORGET_CONFIGS, FORGET_SPLITS, PERSON_NAME, PROFILE_TASKS,
+                            WORLD_OBJECT)
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
+# Record splits that come from another config than the forget config: split name -> (config, split).
+EXTRA_SPLITS = {"world": ("world", "test"), "holdout": ("holdout", "test")}
+# The board's columns, PEBench v1 Table 1 (higher is better for each).
+HEADLINE = ("efficacy", "generality", "retain", "scope", "world")
+# Direction of every aggregate (+1 higher is better, -1 lower is better, 0 closer to the goal model is
+# better); names are matched after removing a "person_"/"event_" prefix.
+DIRECTIONS = {
+    "efficacy": 1, "generality": 1, "generality_unseen": 1, "retain": 1, "scope": 1, "world": 1,
+    "world_f1": 1, "world_yes_ratio": 0, "leakage": -1, "forget_quality": 1, "forget_quality_D": -1,
+    "tofu_answer_prob_forget": -1, "tofu_answer_prob_retain": 1, "tofu_rougeL_forget": -1,
+    "tofu_rougeL_retain": 1, "tofu_truth_ratio_forget": 1, "tofu_truth_ratio_retain": 1,
+    **{f"mia_auc_{s}": 0 for s in ("loss", "zlib", "min_k", "min_k_plus_plus")},
+    **{f"privleak_{s}": 0 for s in ("loss", "zlib", "min_k", "min_k_plus_plus")},
+}
+
+
+# ------------------------------------------------------------------------------------ reading
+def load(path):
+    """Read a result file; UserError if it is missing, not JSON or not a valid result."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            result = json.load(fh)
+    except FileNotFoundError:
+        raise UserError(f"result file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise UserError(f"result file {path} is unreadable: {str(err).splitlines()[0]}") from None
+    validate(result)
+    return result
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    with open(SCHEMA_FILE, encoding="utf-8") as fh:
+        return jsonschema.Draft202012Validator(json.load(fh))
+
+
+def validate(result):
+    """Check `result` against `result.schema.json` (and a few rules JSON Schema cannot state).
+
+    Raises:
+        UserError: with the first problem and where it is (e.g. "records[3].split: ...").
+    """
+    if not isinstance(result, dict):
+        raise UserError("a result must be a JSON object")
+    errors = sorted(_validator().iter_errors(result), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path).lstrip(".")
+        raise UserError(f"{where or 'result'}: {err.message[:200]}")
+    config = result["dataset"]["config"]
+    if config not in FORGET_CONFIGS:
+        raise UserError(f"unknown config {config!r}; choose from: {', '.join(FORGET_CONFIGS)}")
+    if result["dataset"]["target"] != FORGET_CONFIGS[config][0]:
+        raise UserError(f"target {result['dataset']['target']!r} does not match config {config!r}")
+    for i, record in enumerate(result["records"]):
+        if source_of(config, record["split"]) is None:
+            raise UserError(f"records[{i}].split: unknown split {record['split']!r}")
+    return result
+
+
+def headline(result):
+    """The board's columns {efficacy, generality, retain, scope, world} from `aggregates` (None if absent).
+
+    For the joint target these are the means of the person and event blocks on a [0, 1] scale.
+    """
+    return {name: result["aggregates"].get(name) for name in HEADLINE}
+
+
+# ------------------------------------------------------------------------------- the dataset side
+def source_of(config, split):
+    """(dataset config, split) holding the rows of a record split, or None for an unknown split."""
+    if split in EXTRA_SPLITS:
+        return EXTRA_SPLITS[split]
+    return (config, split) if split in FORGET_SPLITS else None
+
+
+def metadata(data_dir):
+    """The dataset folder's `metadata.json` (UserError if it is not a pebench dataset folder)."""
+    path = Path(data_dir, "metadata.json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{data_dir} is not a pebench dataset folder (no metadata.json)") from None
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} is unreadable: {err}") from None
+
+
+def load_rows(data_dir, config, split, columns=None):
+    """Rows of one split as dicts (images dropped unless asked for); UserError if the split is missing."""
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(str(data_dir), config, split=split)
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        raise UserError(f"{data_dir} has no split {split!r} in config {config!r} "
+                        f"({str(err).splitlines()[0][:120]})") from None
+    keep = columns or [c for c in ds.column_names if c != "image"]
+    return ds.select_columns(keep).to_list()
+
+
+def split_ids(data_dir, config, split):
+    """The row ids of a record split (None if the config has no such split); the leaderboard's coverage."""
+    source = source_of(config, split)
+    if source is None:
+        return None
+    try:
+        return [row["id"] for row in load_rows(data_dir, *source, columns=["id"])]
+    except UserError:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _references(data_dir, config):
+    events = {row["event_id"]: row for row in load_rows(data_dir, "events", "train")}
+    people = {row["person_id"]: row for row in load_rows(data_dir, "people", "train")}
+    refs = {}
+    for split in (*[s for s in FORGET_SPLITS if s != "retain_train"], *EXTRA_SPLITS):
+        for row in load_rows(data_dir, *source_of(config, split)):
+            refs[(split, row["id"])] = reference_of(row, events, people)
+    return refs
+
+
+def references(data_dir, config):
+    """{(split, id): reference} for every scored split: what a record is compared with."""
+    return _references(str(Path(data_dir).resolve()), config)
+
+
+def reference_of(row, events, people):
+    """The parts of a dataset row the metrics compare a record with."""
+    event = events.get(row["event_id"], {})
+    return {"task": row["task"], "answer": row["answer"], "person_name": row["person_name"],
+            "keywords": list(event.get("keywords") or []), "fact": profile_fact(row, people)}
+
+
+def profile_fact(row, people):
+    """The fact a profile row asks for (job, birthplace city, age) from the `people` table, else None."""
+    person = people.get(row["person_id"], {})
+    field = {"profile_job": "job", "profile_birthplace": "city", "profile_age": "age"}.get(row["task"])
+    value = person.get(field) if field else None
+    return None if value in (None, "") else str(value)
+
+
+# ---------------------------------------------------------------------------------- recomputing
+def recompute(result, data_dir):
+    """A copy of `result` with record scores, `aggregates`, `ci95` and `normalized` derived afresh.
+
+    Uses only the records, the references stored in the result (the goal/finetuned models' aggregates
+    and the goal's per-item truth ratios, which a reader cannot rerun) and the dataset's answers.
+
+    Raises:
+        UserError: invalid result, dataset with another fingerprint, records not in the dataset.
+    """
+    validate(result)
+    have = metadata(data_dir).get("fingerprint")
+    want = result["dataset"]["fingerprint"]
+    if have != want:
+        raise UserError(f"the result was computed on dataset {want[:16]}, but {data_dir} is {str(have)[:16]}")
+    return finish(result, references(data_dir, result["dataset"]["config"]))
+
+
+def finish(result, refs, judge=None):
+    """Score the records against `refs` and fill `aggregates`, `ci95` and `normalized` (a new dict).
+
+    Args:
+        result: a result with records (their stored scores are used only for non-deterministic judges).
+        refs: `references(data_dir, config)`.
+        judge: a judge object; default: made from `result["eval"]["judge"]`.
+    """
+    from pebench.metrics import _cells as cells
+    from pebench.judges import make_judge
+
+    out = copy.deepcopy(result)
+    missing = [r["id"] for r in out["records"] if (r["split"], r["id"]) not in refs]
+    if missing:
+        raise UserError(f"{len(missing)} records are not rows of the dataset (e.g. {missing[0]!r})")
+    judge = judge or make_judge(out["eval"]["judge"])
+    score_records(out["records"], refs, judge)
+    values = cells.compute(out, refs)
+    out["aggregates"] = {k: v["value"] for k, v in values.items()}
+    out["ci95"] = {k: v["ci95"] for k, v in values.items() if v["ci95"] is not None}
+    out["normalized"] = normalize(out["aggregates"], out.get("reference", {}))
+    return out
+
+
+def score_records(records, refs, judge):
+    """Set each generated record's `score`: name/fact/POPE hit (0/1) or the judge's score in [0, 1]."""
+    from pebench.metrics.fact_accuracy import fact_accuracy
+    from pebench.metrics.name_precision import name_precision
+    from pebench.metrics.pope import pope_correct
+
+    by_task = {}
+    for record in records:
+        if record["prediction"] is not None:
+            by_task.setdefault(record["task"], []).append(record)
+    for task, group in sorted(by_task.items()):
+        preds = [r["prediction"] for r in group]
+        ref = [refs[(r["split"], r["id"])] for r in group]
+        if task == PERSON_NAME:
+            scores = name_precision(preds, [x["person_name"] for x in ref])
+        elif task == EVENT_DESCRIPTION:
+            scores = _judge_scores(group, preds, ref, judge)
+        elif task == WORLD_OBJECT:
+            scores = pope_correct(preds, [x["answer"] for x in ref])
+        elif task in PROFILE_TASKS:
+            scores = fact_accuracy(preds, [x["fact"] or x["answer"] for x in ref])
+        else:
+            continue
+        for record, value in zip(group, scores):
+            record["score"] = float(value)
+
+
+def _judge_scores(group, preds, ref, judge):
+    if not judge.deterministic:
+        if any("score" not in r for r in group):
+            raise UserError(f"judge {judge.name!r} is not deterministic and records lack stored scores")
+        return [r["score"] for r in group]
+    return judge.score(preds, [{"description": x["answer"], "keywords": x["keywords"]} for x in ref])
+
+
+def normalize(aggregates, reference):
+    """(value - finetuned) / (goal - finetuned) per aggregate both references have; {} without both.
+
+    Finetuned = 0 and goal = 1 whatever the metric's direction; None where the references coincide.
+    """
+    goal, finetuned = reference.get("goal"), reference.get("finetuned")
+    if not goal or not finetuned:
+        return {}
+    out = {}
+    for name, value in aggregates.items():
+        g, f = goal.get(name), finetuned.get(name)
+        if value is None or g is None or f is None:
+            continue
+        out[name] = None if abs(g - f) < 1e-9 else (value - f) / (g - f)
+    return out
