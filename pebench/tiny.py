@@ -78,8 +78,10 @@ def dataset_texts(data_dir):
             except (ValueError, KeyError):
                 continue
             ds = ds.remove_columns("image")
-            texts += ds["question"] + ds["answer"] + ds["answer_paraphrase"]
-            texts += [t for many in ds["question_paraphrases"] + ds["perturbed_answers"] for t in many]
+            for column in ("question", "answer", "answer_paraphrase"):
+                texts += list(ds[column])
+            for column in ("question_paraphrases", "perturbed_answers"):
+                texts += [t for many in ds[column] for t in many]
     return sorted(set(t for t in texts if t))
 
 

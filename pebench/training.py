@@ -70,7 +70,7 @@ def with_lora(model, rank):
     return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets))
 
 
-def training_arguments(work, settings, seed, progress):
+def training_arguments(work, settings, seed, progress, save_steps=SAVE_STEPS):
     import torch
     from transformers import TrainingArguments
 
@@ -80,20 +80,44 @@ def training_arguments(work, settings, seed, progress):
         per_device_train_batch_size=settings["batch_size"], learning_rate=settings["lr"],
         warmup_steps=settings["warmup"], weight_decay=settings["weight_decay"],
         lr_scheduler_type="cosine", seed=seed, data_seed=seed, remove_unused_columns=False,
-        save_strategy="steps", save_steps=SAVE_STEPS, save_total_limit=1, logging_steps=10,
+        save_strategy="steps", save_steps=save_steps, save_total_limit=1, logging_steps=10,
         report_to=[], dataloader_num_workers=0, disable_tqdm=not progress,
         bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda,
     )
 
 
+def resumable_trainer(**kwargs):
+    """A `transformers.Trainer` whose resume restores the weights through `from_pretrained`.
+
+    Checkpoints store some families under their legacy key names (LLaVA: `language_model.model.*`);
+    the stock resume loads them with a non-strict `load_state_dict`, which (transformers 5.23) skips
+    every key and silently resumes from the *initial* weights. `from_pretrained` applies the renaming.
+    """
+    from transformers import PreTrainedModel, Trainer
+
+    class ResumableTrainer(Trainer):
+        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+            model = self.model if model is None else model
+            if not isinstance(model, PreTrainedModel):  # peft adapters: the stock path handles them
+                return super()._load_from_checkpoint(resume_from_checkpoint, model)
+            dtype = next(model.parameters()).dtype
+            saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype)
+            model.load_state_dict(saved.state_dict(), strict=True)
+
+    return ResumableTrainer(**kwargs)
+
+
 def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size=None, seed=0, lora=0,
-          resume=False, overwrite=False, progress=True):
+          resume=False, overwrite=False, progress=True, save_steps=SAVE_STEPS, callbacks=()):
     """Train `model` (a preset name or a checkpoint folder) on the chosen subset and save it to `out`.
+
+    `save_steps` sets how often a resumable checkpoint is written; `callbacks` are extra
+    `TrainerCallback`s (progress hooks, tests that interrupt a run).
 
     Returns:
         the JSON card written to `out/pebench_train.json`.
     """
-    from transformers import Trainer, set_seed
+    from transformers import set_seed
 
     check_output_dir(out, overwrite)
     rows = train_rows(data_dir, config, subset)
@@ -109,8 +133,9 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
                                      if v is not None}}
     if lora:
         vlm.model = with_lora(vlm.model, lora)
-    trainer = Trainer(model=vlm.model, args=training_arguments(work, settings, seed, progress),
-                      train_dataset=rows, data_collator=vlm.collator)
+    args = training_arguments(work, settings, seed, progress, save_steps)
+    trainer = resumable_trainer(model=vlm.model, args=args, train_dataset=rows, data_collator=vlm.collator,
+                                callbacks=list(callbacks))
     start = time.time()
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     trained = trainer.model.merge_and_unload() if lora else trainer.model
@@ -160,7 +185,7 @@ def learnability(model_dir, data_dir, config, splits=("forget_test", "forget_uns
     for split in splits:
         ds = datasets.load_dataset(str(data_dir), config, split=split)
         for task in (PERSON_NAME, EVENT_DESCRIPTION):
-            rows = [r for r in ds.filter(lambda t: t == task, input_columns="task")][:limit]
+            rows = list(ds.select([i for i, t in enumerate(ds["task"]) if t == task][:limit]))
             if not rows:
                 continue
             predictions = vlm.generate(rows, max_new_tokens=max_new_tokens, batch_size=batch_size)

@@ -24,6 +24,15 @@ def make_rows():
     return rows
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a shared 2-core machine two OpenMP threads wait on each other (40x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def rows():
     return make_rows()
@@ -64,7 +73,8 @@ def test_labels_cover_the_answer_only(trained, rows):
         ids, labels = batch["input_ids"][i], batch["labels"][i]
         assert decode(ids[labels != -100]) == f" {row['answer']}</s>"
         assert (labels[batch["attention_mask"][i] == 0] == -100).all()
-        assert decode(ids[(labels == -100) & (batch["attention_mask"][i] == 1)]).endswith(f"{row['question']} ASSISTANT:")
+        prompt = ids[(labels == -100) & (batch["attention_mask"][i] == 1)]
+        assert decode(prompt).endswith(f"{row['question']} ASSISTANT:")
     # one image per image row: text-only rows add no pixels, image rows keep theirs
     assert batch["pixel_values"].shape[0] == 2
     image_id = trained.tokenizer.image_token_id

@@ -10,7 +10,8 @@ from pebench.errors import UserError
 
 def add_arguments(parser):
     parser.add_argument("--data", required=True, help="dataset folder written by `pebench build`")
-    parser.add_argument("--config", required=True, help="forget config (recorded; picks retain_train for --subset retain)")
+    parser.add_argument("--config", required=True,
+                        help="forget config (recorded; picks retain_train for --subset retain)")
     parser.add_argument("--subset", required=True, choices=["full", "retain"],
                         help="full: the fine-tuned model (full/train); retain: the goal model (CONFIG/retain_train)")
     parser.add_argument("--model", default="tiny", help="a preset (tiny, small) or a checkpoint folder (default: tiny)")
