@@ -51,16 +51,20 @@ def harmonic_mean_clipped(values):
 
 
 def metric_scores(aggregates, ci95, reference, metrics=OVERALL_METRICS):
-    """Per metric: raw value, its 95% interval, normalized value and normalized interval."""
+    """Per metric: raw value, its 95% interval, normalized value and normalized interval.
+
+    A metric without a value or without both reference values gets None where it cannot be computed.
+    """
     out = {}
     for name in metrics:
-        ft, goal = reference["finetuned"][name], reference["goal"][name]
-        ci = ci95.get(name)
+        value, ci = aggregates.get(name), ci95.get(name)
+        ft, goal = (reference.get(side, {}).get(name) for side in ("finetuned", "goal"))
+        known = None not in (value, ft, goal)
         out[name] = {
-            "value": aggregates[name],
+            "value": value,
             "ci95": list(ci) if ci is not None else None,
-            "normalized": normalize(aggregates[name], ft, goal),
-            "normalized_ci95": normalize_interval(ci, ft, goal) if ci is not None else None,
+            "normalized": normalize(value, ft, goal) if known else None,
+            "normalized_ci95": normalize_interval(ci, ft, goal) if known and ci is not None else None,
         }
     return out
 

@@ -24,14 +24,13 @@ def official_releases():
 
 
 def dataset_fingerprint(data_dir):
-    """The fingerprint in the dataset folder's `metadata.json` (via `data_builders.read_metadata`)."""
-    import data_builders
+    """The fingerprint in the dataset folder's `metadata.json` (UserError if it is not a dataset)."""
+    from pebench import results
 
-    try:
-        metadata = data_builders.read_metadata(data_dir)
-    except FileNotFoundError:
-        raise UserError(f"{data_dir} is not a pebench dataset folder (no metadata.json)") from None
-    return metadata["fingerprint"]
+    fingerprint = results.metadata(data_dir).get("fingerprint")
+    if not isinstance(fingerprint, str) or not fingerprint:
+        raise UserError(f"{data_dir}/metadata.json has no fingerprint")
+    return fingerprint
 
 
 def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE):
@@ -45,6 +44,10 @@ def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE):
     """
     from pebench import results
 
+    version = result.get("schema_version")
+    if not (isinstance(version, str) and version.split(".")[0] == results.SCHEMA_VERSION.split(".")[0]):
+        raise Refused(f"schema_version {version!r} is not supported (this board reads "
+                      f"{results.SCHEMA_VERSION.split('.')[0]}.x)")
     try:
         results.validate(result)
     except UserError as err:
@@ -60,6 +63,9 @@ def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE):
     except UserError as err:
         raise Refused(f"could not recompute: {err}") from None
     compare(result, fresh, tolerance)
+    missing = [name for name, value in results.headline(fresh).items() if value is None]
+    if missing:
+        raise Refused(f"the records do not yield {', '.join(missing)} (a scored split is missing)")
     return fresh
 
 
@@ -70,7 +76,7 @@ def check_coverage(result, data_dir):
         by_split.setdefault(record["split"], []).append(record["id"])
     config = result["dataset"]["config"]
     for split, ids in sorted(by_split.items()):
-        expected = split_ids(str(data_dir), config, split)
+        expected = split_ids(str(Path(data_dir).resolve()), config, split)
         if expected is None:
             raise Refused(f"records name split {split!r}, which config {config!r} does not have")
         seen = set(ids)
@@ -90,15 +96,8 @@ def split_ids(data_dir, config, split):
     """The row ids of one split (None if the config has no such split); cached across entries."""
     from pebench import results
 
-    ids = results.split_ids(data_dir, config, split) if hasattr(results, "split_ids") else None
-    if ids is None:
-        import datasets
-
-        try:
-            ids = datasets.load_dataset(data_dir, config, split=split).select_columns(["id"])["id"]
-        except (ValueError, KeyError):
-            return None
-    return frozenset(ids)
+    ids = results.split_ids(data_dir, config, split)
+    return None if ids is None else frozenset(ids)
 
 
 def compare(submitted, fresh, tolerance):
