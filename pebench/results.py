@@ -179,13 +179,14 @@ def recompute(result, data_dir):
     return finish(result, references(data_dir, result["dataset"]["config"]))
 
 
-def finish(result, refs, judge=None):
+def finish(result, refs, judge=None, fresh=False):
     """Score the records against `refs` and fill `aggregates`, `ci95` and `normalized` (a new dict).
 
     Args:
         result: a result with records (their stored scores are used only for non-deterministic judges).
         refs: `references(data_dir, config)`.
         judge: a judge object; default: made from `result["eval"]["judge"]`.
+        fresh: score event descriptions with the judge even if it is not deterministic.
     """
     from pebench.metrics import _cells as cells
     from pebench.judges import make_judge
@@ -195,7 +196,7 @@ def finish(result, refs, judge=None):
     if missing:
         raise UserError(f"{len(missing)} records are not rows of the dataset (e.g. {missing[0]!r})")
     judge = judge or make_judge(out["eval"]["judge"])
-    score_records(out["records"], refs, judge)
+    score_records(out["records"], refs, judge, fresh)
     values = cells.compute(out, refs)
     out["aggregates"] = {k: v["value"] for k, v in values.items()}
     out["ci95"] = {k: v["ci95"] for k, v in values.items() if v["ci95"] is not None}
@@ -203,8 +204,12 @@ def finish(result, refs, judge=None):
     return out
 
 
-def score_records(records, refs, judge):
-    """Set each generated record's `score`: name/fact/POPE hit (0/1) or the judge's score in [0, 1]."""
+def score_records(records, refs, judge, fresh=False):
+    """Set each generated record's `score`: name/fact/POPE hit (0/1) or the judge's score in [0, 1].
+
+    `fresh`: ask the judge even if it is not deterministic (at evaluation time); otherwise such a
+    judge's stored scores are kept, since a reader cannot re-run it.
+    """
     from pebench.metrics.fact_accuracy import fact_accuracy
     from pebench.metrics.name_precision import name_precision
     from pebench.metrics.pope import pope_correct
@@ -219,7 +224,7 @@ def score_records(records, refs, judge):
         if task == PERSON_NAME:
             scores = name_precision(preds, [x["person_name"] for x in ref])
         elif task == EVENT_DESCRIPTION:
-            scores = _judge_scores(group, preds, ref, judge)
+            scores = _judge_scores(group, preds, ref, judge, fresh)
         elif task == WORLD_OBJECT:
             scores = pope_correct(preds, [x["answer"] for x in ref])
         elif task in PROFILE_TASKS:
@@ -230,8 +235,8 @@ def score_records(records, refs, judge):
             record["score"] = float(value)
 
 
-def _judge_scores(group, preds, ref, judge):
-    if not judge.deterministic:
+def _judge_scores(group, preds, ref, judge, fresh):
+    if not (judge.deterministic or fresh):
         if any("score" not in r for r in group):
             raise UserError(f"judge {judge.name!r} is not deterministic and records lack stored scores")
         return [r["score"] for r in group]

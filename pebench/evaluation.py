@@ -1,0 +1,271 @@
+"""Score one model on one forget config: batched generation and answer log-likelihoods -> a result dict.
+
+`evaluate(...)` writes per-sample records first (prediction, answer token log-probs, what truth ratio
+and membership inference need) and derives every number from them with `pebench.results.finish`, the
+same code `results.recompute` runs for the leaderboard. The goal and fine-tuned reference models are
+scored the same way once and cached (keyed by the model folder's files, the dataset fingerprint, the
+config and the evaluation settings), so scoring many unlearned models costs one reference run each.
+"""
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from pebench.errors import UserError
+from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME
+
+SPLITS = ("forget_train", "forget_test", "forget_unseen", "scope", "forget_profile", "retain_test", "world",
+          "holdout")
+REQUIRED = ("forget_train", "forget_test", "retain_test")  # an empty one of these is an error
+LIKELIHOOD_SPLITS = ("forget_train", "forget_unseen", "retain_test", "holdout")  # answer log-probs
+MIA_SPLITS = ("forget_train", "forget_unseen", "holdout")  # + per-token mean/std for min-k%++
+RATIO_SPLITS = ("forget_train", "retain_test")  # + paraphrased and perturbed answers (truth ratio)
+TRAIN_CARD, UNLEARN_CARD = "pebench_train.json", "unlearning.json"
+CACHE_VERSION = "1"
+
+
+def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, max_new_tokens=48, seed=0,
+             judge="keyword_rouge", limit=None, bootstrap=1000, cache_dir=None, progress=True):
+    """Evaluate `model` (a checkpoint folder) on `config` and return the result dict.
+
+    Args:
+        data_dir: a dataset folder written by `pebench build`.
+        config: a forget config (`pebench.schema.FORGET_CONFIGS`).
+        model: checkpoint folder (with `pebench_train.json` or `unlearning.json` if pebench wrote it).
+        goal, finetuned: reference models: a checkpoint folder (scored once, then cached) or a result
+            JSON of one. Both give `normalized`; the goal also gives forget quality and privleak.
+        batch_size, max_new_tokens: generation and scoring batch size; greedy answer length.
+        seed: evaluation seed (bootstrap resamples).
+        judge: description judge spec (`pebench.judges`).
+        limit: score only the first `limit` rows (by id) of each split, for quick checks.
+        bootstrap: resamples for the 95 % intervals (0: none).
+        cache_dir: where reference records are cached (default: inside each reference model folder,
+            or ~/.cache/pebench when that is not writable).
+        progress: show progress bars on stderr.
+    """
+    from pebench import results
+    from pebench.judges import make_judge
+
+    if config not in FORGET_CONFIGS:
+        raise UserError(f"unknown config {config!r}; choose from: {', '.join(FORGET_CONFIGS)}")
+    meta = results.metadata(data_dir)
+    info = model_info(model, meta.get("fingerprint"))
+    judge_obj = make_judge(judge)
+    settings = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, seed=seed, judge=judge, limit=limit,
+                    bootstrap=bootstrap, cache_dir=cache_dir, progress=progress)
+    refs = {name: reference(spec, name, data_dir, config, settings) for name, spec in
+            (("goal", goal), ("finetuned", finetuned)) if spec is not None}
+    rows = load_splits(data_dir, config, limit)
+    records = score_model(model, rows, FORGET_CONFIGS[config][0], batch_size, max_new_tokens, progress)
+    result = {
+        "schema_version": results.SCHEMA_VERSION, "pebench_version": _version(),
+        "model": info,
+        "dataset": {"config": config, "target": FORGET_CONFIGS[config][0], "fingerprint": meta.get("fingerprint"),
+                    "seed": meta.get("seed")},
+        "eval": {"seed": seed, "judge": judge_obj.name, "bootstrap": bootstrap, "max_new_tokens": max_new_tokens,
+                 "limit": limit},
+        "versions": versions(), "records": records,
+        "reference": {name: r["aggregates"] for name, r in refs.items()},
+        "aggregates": {}, "ci95": {}, "normalized": {},
+    }
+    if refs:
+        result["reference_info"] = {name: reference_info(r) for name, r in refs.items()}
+    return results.finish(result, results.references(data_dir, config), judge_obj, fresh=True)
+
+
+# ------------------------------------------------------------------------------------ inputs
+def model_info(model, fingerprint):
+    """{"id", "method", "hparams", "seed"} from the checkpoint's pebench card; refuses another dataset."""
+    path = Path(model)
+    if not (path / "config.json").is_file():
+        raise UserError(f"{model} is not a model folder (no config.json)")
+    unlearn, train = _card(path / UNLEARN_CARD), _card(path / TRAIN_CARD)
+    card = unlearn or train or {}
+    used = (card.get("dataset") or {}).get("fingerprint")
+    if used and fingerprint and used != fingerprint:
+        raise UserError(f"{model} was trained on dataset {used[:16]}, but this dataset is {str(fingerprint)[:16]}; "
+                        "evaluate on the dataset the model was trained on")
+    if unlearn:
+        method, hparams = unlearn.get("method", "unknown"), unlearn.get("hparams") or {}
+    elif train:
+        method, hparams = {"full": "finetuned", "retain": "goal"}.get(train.get("subset"), "trained"), {}
+    else:
+        method, hparams = "unknown", {}
+    return {"id": path.resolve().name, "method": method, "hparams": hparams, "seed": card.get("seed")}
+
+
+def _card(path):
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} is unreadable: {err}") from None
+
+
+def load_splits(data_dir, config, limit=None):
+    """{split: rows (with images)} for every scored split; UserError for a missing or empty one."""
+    import datasets
+
+    from pebench.results import source_of
+
+    out = {}
+    for split in SPLITS:
+        name, part = source_of(config, split)
+        try:
+            ds = datasets.load_dataset(str(data_dir), name, split=part)
+        except (ValueError, KeyError, FileNotFoundError) as err:
+            raise UserError(f"{data_dir} has no split {part!r} in config {name!r} "
+                            f"({str(err).splitlines()[0][:120]})") from None
+        if split in REQUIRED and len(ds) == 0:
+            raise UserError(f"split {part!r} of config {name!r} is empty; rebuild the dataset with more people")
+        rows = sorted(ds, key=lambda r: r["id"])  # iterating decodes images to PIL
+        out[split] = rows[:limit] if limit else rows
+    return out
+
+
+# ------------------------------------------------------------------------------------ scoring
+def score_model(model, rows, target, batch_size=32, max_new_tokens=48, progress=True):
+    """Per-sample records for every row: greedy prediction (not for holdout) and answer log-probs."""
+    from pebench.adapter import VLM
+
+    vlm = VLM.from_pretrained(str(model))
+    tasks = {"person": (PERSON_NAME,), "event": (EVENT_DESCRIPTION,)}.get(target, (PERSON_NAME, EVENT_DESCRIPTION))
+    records = {split: [{"id": r["id"], "split": split, "task": r["task"], "prediction": None} for r in split_rows]
+               for split, split_rows in rows.items()}
+    generated = [(s, i) for s in SPLITS if s != "holdout" for i in range(len(rows[s]))]
+    predictions = _batched(lambda chunk: vlm.generate(chunk, max_new_tokens=max_new_tokens, batch_size=batch_size),
+                           [rows[s][i] for s, i in generated], batch_size, progress, "generate")
+    for (s, i), text in zip(generated, predictions):
+        records[s][i]["prediction"] = text
+    _likelihoods(vlm, rows, records, tasks, batch_size, progress)
+    return [record for split in SPLITS for record in records[split]]
+
+
+def _likelihoods(vlm, rows, records, tasks, batch_size, progress):
+    """Answer log-probs (+ mean/std on MIA splits) and truth-ratio NLLs for rows of the target tasks."""
+    for split in LIKELIHOOD_SPLITS:
+        picked = [i for i, r in enumerate(rows[split]) if r["task"] in tasks]
+        items = [rows[split][i] for i in picked]
+        stats = split in MIA_SPLITS
+        out = _batched(lambda c: vlm.token_logprobs(c, batch_size=batch_size, with_stats=stats), items, batch_size,
+                       progress, f"log-probs {split}")
+        for i, lp in zip(picked, out):
+            records[split][i]["logprobs"] = _floats(lp["logprobs"])
+            if stats:
+                records[split][i]["mean"], records[split][i]["std"] = _floats(lp["mean"]), _floats(lp["std"])
+        if split in RATIO_SPLITS:
+            _truth_ratio_nlls(vlm, [(i, rows[split][i]) for i in picked], records[split], batch_size, progress)
+
+
+def _truth_ratio_nlls(vlm, indexed, records, batch_size, progress):
+    usable = [(i, r) for i, r in indexed if r.get("answer_paraphrase") and r.get("perturbed_answers")]
+    pairs = [(i, r, a) for i, r in usable for a in [r["answer_paraphrase"], *r["perturbed_answers"]]]
+    out = _batched(lambda c: vlm.token_logprobs([r for _, r, _ in c], answers=[a for _, _, a in c],
+                                                batch_size=batch_size), pairs, batch_size, progress, "truth ratio")
+    for (i, _, _), lp in zip(pairs, out):
+        nll = round(-float(lp["logprobs"].mean()), 6) if len(lp["logprobs"]) else None
+        if "paraphrase_nll" not in records[i]:
+            records[i]["paraphrase_nll"], records[i]["perturbed_nll"] = nll, []
+        else:
+            records[i]["perturbed_nll"].append(nll)
+    for i, _ in usable:
+        if records[i]["paraphrase_nll"] is None or None in records[i]["perturbed_nll"]:
+            del records[i]["paraphrase_nll"], records[i]["perturbed_nll"]
+
+
+def _batched(fn, items, batch_size, progress, label):
+    """fn over `items` in chunks of a few batches, with a progress bar (the adapter batches inside)."""
+    from tqdm.auto import tqdm
+
+    out, step = [], max(1, batch_size) * 4
+    with tqdm(total=len(items), desc=label, disable=not progress or not items, file=sys.stderr,
+              leave=False) as bar:
+        for start in range(0, len(items), step):
+            chunk = items[start:start + step]
+            out += list(fn(chunk))
+            bar.update(len(chunk))
+    return out
+
+
+def _floats(array):
+    return [round(float(x), 6) for x in array]
+
+
+# --------------------------------------------------------------------------------- references
+def reference(spec, name, data_dir, config, settings):
+    """The result of a reference model: read from a result JSON, or computed once and cached."""
+    from pebench import results
+
+    path = Path(spec)
+    if path.is_file():
+        result = results.load(path)
+        fingerprint = results.metadata(data_dir).get("fingerprint")
+        if result["dataset"]["config"] != config or result["dataset"]["fingerprint"] != fingerprint:
+            raise UserError(f"{name} result {spec} is for {result['dataset']['config']} on dataset "
+                            f"{result['dataset']['fingerprint'][:16]}, not {config} on {str(fingerprint)[:16]}")
+        return result
+    if not path.is_dir():
+        raise UserError(f"{name} reference {spec} is neither a model folder nor a result file")
+    cache = cache_file(path, data_dir, config, settings)
+    if cache.is_file():
+        try:
+            return results.load(cache)
+        except UserError:
+            pass  # a stale or broken cache entry is recomputed
+    result = evaluate(data_dir, config, path, **{k: v for k, v in settings.items()})
+    from pebench.io import atomic_write_json
+
+    try:
+        atomic_write_json(cache, result)
+    except OSError as err:
+        print(f"pebench evaluate: could not cache the {name} records in {cache.parent}: {err.strerror}",
+              file=sys.stderr)
+    return result
+
+
+def cache_file(model, data_dir, config, settings):
+    """Cache path for a reference model's result: keyed by its files, the dataset and the settings."""
+    from pebench import results
+
+    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(model).iterdir()
+                   if p.is_file() and not p.name.startswith("."))
+    key = {"cache": CACHE_VERSION, "pebench": _version(), "files": files, "config": config,
+           "fingerprint": results.metadata(data_dir).get("fingerprint"),
+           **{k: settings[k] for k in ("max_new_tokens", "seed", "judge", "limit", "bootstrap")}}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+    base = Path(settings.get("cache_dir") or Path(model) / ".pebench-cache")
+    if settings.get("cache_dir") is None and not os.access(model, os.W_OK):
+        base = Path.home() / ".cache" / "pebench"
+    return base / f"{Path(model).resolve().name}-{config}-{digest}.json"
+
+
+def reference_info(result):
+    """What a result lends as a reference beyond its aggregates: its id and per-item truth ratios."""
+    from pebench.metrics._cells import item_truth_ratios
+
+    ratios = {}
+    for task in (PERSON_NAME, EVENT_DESCRIPTION):
+        ratios.update(item_truth_ratios(result["records"], task))
+    return {"model": result["model"]["id"], "truth_ratio": ratios}
+
+
+def versions():
+    """Versions of what the numbers depend on (no timestamps, no paths: same inputs -> same bytes)."""
+    import platform
+
+    import datasets
+    import numpy
+    import scipy
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "datasets": datasets.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__}
+
+
+def _version():
+    import pebench
+
+    return pebench.__version__
