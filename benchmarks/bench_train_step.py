@@ -6,7 +6,9 @@ gets the batch through a collator that returns the pre-encoded batch, so the rat
 overhead; the adapter's `encode` (prompt building, tokenising, image processing) is timed separately.
 Both sides run twice, alternating, after a warm-up; medians are reported. Target: ratio <= 1.10.
 
-Usage: python benchmarks/bench_train_step.py [--preset small] [--batch-size 32] [--steps 15]
+Usage: python benchmarks/bench_train_step.py [--preset small] [--batch-size 32] [--steps 15] [--threads N]
+(`--threads 1` on a machine shared with other jobs: two OpenMP threads that wait on each other can make a
+step tens of times slower, for both paths alike.)
 """
 import argparse
 import copy
@@ -51,7 +53,8 @@ class StepClock(TrainerCallback):
 
 
 def bare_steps(model, batch, steps, lr):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    # the Trainer's default optimizer for torch >= 2.8 ("adamw_torch_fused"): same update, same kernels
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, fused=True)
     model.train()
     times = []
     for _ in range(steps):
@@ -82,7 +85,10 @@ def main():
     parser.add_argument("--preset", default="small", choices=sorted(tiny.PRESETS))
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own choice)")
     opts = parser.parse_args()
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
     rows = synthetic_rows(opts.batch_size)
     model, processor = tiny.build([r["question"] for r in rows] + [r["answer"] for r in rows], opts.preset)
     vlm = VLM(model, processor)
