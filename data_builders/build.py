@@ -1,0 +1,294 @@
+"""Build a dataset folder: people, events, images, QA rows, shards, dataset card and metadata.
+
+The folder is written to a temporary path and renamed at the end, so a failed build leaves nothing.
+Rendering runs in worker processes (one per core) in a fixed order: the bytes do not depend on them.
+"""
+import hashlib
+import json
+import multiprocessing
+import os
+from collections import defaultdict
+from io import BytesIO
+from pathlib import Path
+
+from data_builders import qa
+from data_builders.events import make_events
+from data_builders.people import make_people, pairwise_min_distance, seeded
+from data_builders.renderers import RENDERERS
+from data_builders.splits import assign, forget_splits, other_splits
+from pebench import schema
+from pebench.errors import UserError
+from pebench.io import atomic_dir, atomic_write_json
+
+GENERATOR_VERSION = "1.0"
+FAMILY = {"name": qa.name_row, "desc": qa.description_row}
+
+
+def build(out, people=200, events=40, variants=2, image_size=64, seed=0, renderer="procedural",
+          overwrite=False, workers=None, holdout=None, progress=False):
+    """Generate the benchmark into folder `out` and return its path.
+
+    Args:
+        people: number of fictitious people trained on (holdout people come on top).
+        events: number of event scenes (at most the catalogue's 40).
+        variants: renderings per (person, event); variant 0 is seen in fine-tuning, the rest unseen.
+        image_size: square image side in pixels (64 for the CPU models; 336-512 for real checkpoints).
+        holdout: extra never-trained people (default 10 % of `people`, at least 1).
+    """
+    _check_sizes(people, events, variants, image_size)
+    RENDERERS.get(renderer)
+    holdout = max(1, round(people * 0.1)) if holdout is None else holdout
+    plan = _plan(people, events, holdout, seed)
+    with atomic_dir(out, overwrite) as tmp:
+        shards = _render_rows(plan, variants, image_size, seed, renderer, workers, progress)
+        files = _write_shards(tmp, shards, plan)
+        configs = _configs(set(shards))
+        _write_card(tmp, configs, files, plan)
+        meta = _metadata(tmp, plan, people, events, holdout, variants, image_size, seed, renderer, configs, files)
+        atomic_write_json(tmp / "metadata.json", meta)
+    return Path(out)
+
+
+def read_metadata(path):
+    """The `metadata.json` of a dataset folder (seed, sizes, per-config targets, fingerprint)."""
+    file = Path(path) / "metadata.json"
+    if not file.is_file():
+        raise UserError(f"{path} is not a pebench dataset folder (no metadata.json); build one with `pebench build`")
+    return json.loads(file.read_text())
+
+
+def _check_sizes(people, events, variants, image_size):
+    for name, value, low in (("people", people, 2), ("events", events, 2), ("variants", variants, 2),
+                             ("image size", image_size, 32)):
+        if not isinstance(value, int) or value < low:
+            raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _plan(people, events, holdout, seed):
+    everyone, min_distance = make_people(people + holdout, seeded(seed, "people"))
+    event_list = make_events(events, seeded(seed, "events"))
+    ids = [p["id"] for p in everyone]
+    pg, eg, fold, world = assign(ids[:people], [e["id"] for e in event_list], ids[people:], seeded(seed, "splits"))
+    return {"people": everyone, "events": event_list, "pg": pg, "eg": eg, "fold": fold, "world": set(world),
+            "min_distance": min_distance}
+
+
+def _render_person(job):
+    person, events, variants, size, seed, renderer = job
+    render = RENDERERS.get(renderer)
+    out = []
+    for event in events:
+        for variant in range(variants):
+            image, scene = render(person, event, variant, size, seed)
+            buffer = BytesIO()
+            image.save(buffer, format="PNG", optimize=False, compress_level=6)
+            out.append((event["id"], variant, buffer.getvalue(), scene))
+    return out
+
+
+def _render_rows(plan, variants, size, seed, renderer, workers, progress):
+    """Render every image and sort its QA rows into shards keyed by (family, pg, eg, fold, vis)."""
+    from tqdm import tqdm
+
+    people, events = plan["people"], plan["events"]
+    by_id = {e["id"]: e for e in events}
+    shards = defaultdict(list)
+    jobs = [(p, events, variants, size, seed, renderer) for p in people]
+    workers = workers or min(os.cpu_count() or 1, 4)
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    with context.Pool(workers) if workers > 1 else _Serial() as pool:
+        rendered = pool.imap(_render_person, jobs, chunksize=4)
+        for person, images in tqdm(zip(people, rendered), total=len(people), desc="rendering", unit="person",
+                                   disable=not progress):
+            others = _others(people, person, seed)
+            for event_id, variant, png, scene in images:
+                event = by_id[event_id]
+                _add_rows(shards, plan, person, event, variant, {"bytes": png, "path": None}, scene, others, seed)
+    for person in people:
+        group = plan["pg"][person["id"]]
+        shards[("profile", group)].extend(qa.profile_rows(person, _others(people, person, seed, 6)["people"]))
+    return shards
+
+
+def _add_rows(shards, plan, person, event, variant, image, scene, others, seed):
+    pid, eid = person["id"], event["id"]
+    vis = "seen" if variant == 0 else "unseen"
+    key = (plan["pg"][pid], plan["eg"][eid], plan["fold"][(pid, eid)], vis)
+    shards[("name", *key)].append(qa.name_row(image, person, event, variant, others["people"]))
+    shards[("desc", *key)].append(qa.description_row(image, person, event, variant,
+                                                     _other_events(plan["events"], event, seed)))
+    if (pid, eid) in plan["world"]:
+        negatives = _pope_negatives(scene, plan, seeded(seed, "pope", pid, eid, variant))
+        shards[("world", "train" if variant == 0 else "test")].extend(
+            qa.object_rows(image, person, event, variant, scene, negatives))
+
+
+def _others(people, person, seed, count=3):
+    rng = seeded(seed, "perturb", person["id"])
+    pool = [p for p in people if p["id"] != person["id"]]
+    return {"people": rng.sample(pool, min(count, len(pool)))}
+
+
+def _other_events(events, event, seed, count=3):
+    rng = seeded(seed, "perturb", event["id"])
+    pool = [e for e in events if e["id"] != event["id"]]
+    return rng.sample(pool, min(count, len(pool)))
+
+
+def _pope_negatives(scene, plan, rng):
+    """One present object and one absent object: random, popular or adversarial (POPE's three kinds)."""
+    from data_builders.renderers.procedural import STYLES
+
+    shown = set(scene["objects"]) | set(scene["clutter"])
+    present = rng.choice(sorted(shown))
+    kind = rng.choice(["random", "popular", "adversarial"])
+    counts, cooccur = defaultdict(int), defaultdict(int)
+    for event in plan["events"]:
+        for obj in event["objects"]:
+            counts[obj] += 1
+            if present in event["objects"]:
+                cooccur[obj] += 1
+    absent_pool = sorted(set(STYLES) - shown)
+    if kind == "popular":
+        absent_pool = sorted(absent_pool, key=lambda o: (-counts[o], o))[:5]
+    elif kind == "adversarial":
+        ranked = sorted((o for o in absent_pool if cooccur[o]), key=lambda o: (-cooccur[o], o))[:5]
+        absent_pool = ranked or absent_pool
+    return {"present": present, "absent": (kind, rng.choice(absent_pool))}
+
+
+class _Serial:
+    """A stand-in for a process pool when one worker is asked for."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    @staticmethod
+    def imap(fn, jobs, chunksize=1):
+        return map(fn, jobs)
+
+
+def _shard_path(key):
+    return f"data/{key[0]}/{'-'.join(key[1:])}.parquet"
+
+
+def _write_shards(root, shards, plan):
+    """Write every shard and the people/events tables; returns key -> relative path."""
+    import datasets
+
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        return _write_tables(root, shards, plan, datasets)
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
+
+
+def _write_tables(root, shards, plan, datasets):
+    files = {}
+    for key in sorted(shards):
+        rows = sorted(shards[key], key=lambda r: r["id"])
+        path = root / _shard_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_list(rows, features=schema.QA_FEATURES).to_parquet(str(path))
+        files[key] = _shard_path(key)
+    for name, rows in (("people", _people_table(plan)), ("events", _events_table(plan))):
+        path = root / f"data/meta/{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_list(rows).to_parquet(str(path))
+        files[(name,)] = f"data/meta/{name}.parquet"
+    return files
+
+
+def _people_table(plan):
+    return [{"id": p["id"], "name": p["name"], "gender": p["gender"], "age": p["age"], "job": p["job"],
+             "job_category": p["job_category"], "city": p["city"], "country": p["country"], "region": p["region"],
+             "appearance": p["appearance"], "attributes": json.dumps(p["attributes"], sort_keys=True),
+             "group": plan["pg"][p["id"]], "holdout": plan["pg"][p["id"]] == "hold"} for p in plan["people"]]
+
+
+def _events_table(plan):
+    return [{"id": e["id"], "name": e["name"], "description": e["description"], "keywords": e["keywords"],
+             "objects": e["objects"], "setting": e["tags"], "pose": e["pose"], "group": plan["eg"][e["id"]]}
+            for e in plan["events"]]
+
+
+def _configs(keys):
+    """Config -> split -> shard keys, for every config in `pebench.schema.CONFIGS`."""
+    configs = {c: forget_splits(c, keys) for c in schema.FORGET_CONFIGS}
+    configs.update(other_splits(keys))
+    configs["people"] = {"train": [("people",)]}
+    configs["events"] = {"train": [("events",)]}
+    for config, splits in configs.items():
+        for split, chosen in splits.items():
+            splits[split] = [k for k in chosen if k in keys or k in (("people",), ("events",))]
+            if not splits[split]:
+                raise UserError(f"too few people or events: split {config}/{split} would be empty")
+    return configs
+
+
+def _write_card(root, configs, files, plan):
+    lines = ["---", "configs:"]
+    for config in schema.CONFIGS:
+        lines.append(f"- config_name: {config}")
+        if config == "full":
+            lines.append("  default: true")
+        lines.append("  data_files:")
+        for split, keys in configs[config].items():
+            lines.append(f"  - split: {split}")
+            lines.append("    path:")
+            lines.extend(f"    - {files[k]}" for k in keys)
+    lines += ["license: cc-by-4.0", "task_categories:", "- image-text-to-text", "---", "", CARD_BODY]
+    (root / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _metadata(root, plan, people, events, holdout, variants, size, seed, renderer, configs, files):
+    targets = {}
+    for config in schema.FORGET_CONFIGS:
+        from data_builders.splits import config_targets
+
+        fp, fe = config_targets(config)
+        targets[config] = {
+            "forget_people": sorted(p for p, g in plan["pg"].items() if g in fp),
+            "forget_events": sorted(e for e, g in plan["eg"].items() if g in fe)}
+    return {
+        "generator_version": GENERATOR_VERSION, "schema_version": schema.SCHEMA_VERSION, "seed": seed,
+        "people": people, "events": events, "holdout": holdout, "variants": variants, "image_size": size,
+        "renderer": renderer, "min_identity_distance": pairwise_min_distance(plan["people"]),
+        "targets": targets, "fingerprint": _fingerprint(root, sorted(set(files.values()))),
+    }
+
+
+def _fingerprint(root, paths):
+    """sha256 over every data file's relative path and bytes (sorted): equal iff the data is equal."""
+    digest = hashlib.sha256()
+    for rel in paths:
+        digest.update(rel.encode())
+        digest.update((root / rel).read_bytes())
+    return digest.hexdigest()
+
+
+CARD_BODY = """# pebench dataset
+
+Fictitious people x event scenes for benchmarking machine unlearning in vision-language models
+(PEBench protocol, arXiv 2503.12545), generated by `pebench build` (see `metadata.json` for the seed,
+sizes and fingerprint).
+
+Load a config offline: `datasets.load_dataset("<this folder>", "person_forget05", split="forget_train")`.
+
+| config | splits |
+|---|---|
+| `full` | `train` (everything the fine-tuned model sees), `test` (unseen renderings) |
+| `person_forget01/05/10`, `event_forget05/10/20`, `joint_forget05` | `forget_train`, `forget_test`, `forget_unseen`, `scope`, `retain_train`, `retain_test`, `forget_profile` (person and joint targets) |
+| `world` | `test`: POPE-style yes/no object questions on unseen renderings |
+| `holdout` | `test`: people never trained on (membership non-members) |
+| `people`, `events` | `train`: one row per person / event |
+
+Columns of the QA configs: `id`, `image`, `task`, `question`, `question_paraphrases`, `answer`,
+`answer_paraphrase`, `perturbed_answers`, `person_id`, `person_name`, `event_id`, `event_name`, `variant`,
+`negative_kind`. Variant 0 is seen in fine-tuning; variants >= 1 are never trained on.
+"""

@@ -1,0 +1,96 @@
+"""Fictitious people: a unique name, a profile (age, gender, job, birthplace) and a visual identity.
+
+Identities are drawn greedily so that any two people differ in at least `MIN_DISTANCE` of the visual
+attributes when the attribute space allows it (the achieved minimum is returned and recorded).
+"""
+import random
+
+from data_builders.catalogue import ATTRIBUTES, JOBS, NON_EMPLOYED, REGIONS, STUDENTS
+from pebench.errors import UserError
+
+MIN_DISTANCE = 3
+
+
+def name_capacity():
+    """How many distinct full names the pools can give (first names x last names, summed over regions)."""
+    return sum((len(r["male"]) + len(r["female"])) * len(r["last"]) for r in REGIONS.values())
+
+
+def make_people(count, rng):
+    """`count` people with unique names and distinct visual identities, deterministic for `rng`."""
+    if count > name_capacity():
+        raise UserError(f"{count} people asked for but the name pool allows at most {name_capacity()}")
+    identities, min_distance = _identities(count, rng)
+    used, people = set(), []
+    for index in range(count):
+        region = rng.choice(sorted(REGIONS))
+        pool = REGIONS[region]
+        city, country = rng.choice(pool["cities"])
+        gender = rng.choice(["male", "female"])
+        name = _unique_name(pool, gender, used, rng)
+        job, category, age = _job_and_age(rng)
+        attributes = identities[index]
+        people.append({
+            "id": f"p{index:03d}", "name": name, "gender": gender, "age": age, "job": job,
+            "job_category": category, "city": city, "country": country, "region": region,
+            "attributes": attributes, "appearance": appearance(attributes),
+        })
+    return people, min_distance
+
+
+def _unique_name(pool, gender, used, rng):
+    options = [f"{first} {last}" for first in pool[gender] for last in pool["last"]]
+    free = [n for n in options if n not in used]
+    if not free:  # this region and gender are exhausted: any free name keeps names unique
+        free = sorted({f"{f} {l}" for r in REGIONS.values() for f in r["male"] + r["female"] for l in r["last"]}
+                      - used)
+    name = rng.choice(free)
+    used.add(name)
+    return name
+
+
+def _job_and_age(rng):
+    kind = rng.random()
+    if kind < 0.75:
+        category = rng.choice(sorted(JOBS))
+        return rng.choice(JOBS[category]), category, rng.randint(23, 64)
+    table, category = (NON_EMPLOYED, "Not employed") if kind < 0.9 else (STUDENTS, "Student")
+    job = rng.choice(sorted(table))
+    return job, category, rng.randint(*table[job])
+
+
+def _identities(count, rng):
+    """Greedy draw of attribute dicts whose pairwise Hamming distance is as large as the space allows."""
+    keys = list(ATTRIBUTES)
+    for min_distance in range(MIN_DISTANCE, 0, -1):
+        chosen = []
+        for _ in range(count * 200):
+            candidate = tuple(rng.randrange(len(ATTRIBUTES[k])) for k in keys)
+            if all(sum(a != b for a, b in zip(candidate, c)) >= min_distance for c in chosen):
+                chosen.append(candidate)
+                if len(chosen) == count:
+                    return [{k: ATTRIBUTES[k][i] for k, i in zip(keys, c)} for c in chosen], min_distance
+    raise UserError(f"cannot draw {count} distinct visual identities from the attribute catalogue")
+
+
+def appearance(attributes):
+    """The sentence that describes exactly the drawn visual attributes."""
+    a = attributes
+    hair = f"{a['hair_style']} {a['hair_colour']} hair"
+    wearing = f"a {a['shirt_colour']} shirt"
+    if a["accessory"] != "no accessory":
+        wearing = f"{a['accessory']} and {wearing}"
+    return (f"A person with a {a['face_shape']} face, {a['skin']} skin, {hair} and {a['eye_colour']} eyes, "
+            f"wearing {wearing}.")
+
+
+def pairwise_min_distance(people):
+    """Smallest number of differing visual attributes between any two people (distinctness report)."""
+    tuples = [tuple(p["attributes"][k] for k in ATTRIBUTES) for p in people]
+    return min((sum(x != y for x, y in zip(a, b)) for i, a in enumerate(tuples) for b in tuples[i + 1:]),
+               default=len(ATTRIBUTES))
+
+
+def seeded(seed, *parts):
+    """A `random.Random` seeded by the run seed and any labels (stable across processes and runs)."""
+    return random.Random(":".join(str(p) for p in (seed, *parts)))
