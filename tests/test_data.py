@@ -1,0 +1,155 @@
+"""Dataset builder: determinism, no leakage, nesting, truthful text, loading, and bad input."""
+import hashlib
+import random
+from pathlib import Path
+
+import datasets
+import pytest
+from PIL import Image
+
+import data_builders
+from data_builders.catalogue import ATTRIBUTES, EVENTS
+from data_builders.events import make_events
+from data_builders.people import make_people, pairwise_min_distance
+from data_builders.renderers import RENDERERS
+from data_builders.splits import nested_groups
+from pebench import schema
+from pebench.cli import main
+
+
+def load(path, config, split):
+    return datasets.load_dataset(str(path), config, split=split)
+
+
+def parquet_digest(path):
+    files = sorted(Path(path).rglob("*.parquet"))
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest(), len(files)
+
+
+def test_same_seed_gives_identical_bytes_and_other_seed_other_people(tmp_path, small_data):
+    from tests.conftest import SMALL
+
+    again = data_builders.build(tmp_path / "again", **SMALL)
+    assert parquet_digest(again) == parquet_digest(small_data)
+    assert data_builders.read_metadata(again)["fingerprint"] == data_builders.read_metadata(small_data)["fingerprint"]
+    other = data_builders.build(tmp_path / "other", **{**SMALL, "seed": 1})
+    names = lambda p: set(load(p, "people", "train")["name"])  # noqa: E731
+    assert names(other) != names(small_data)
+    assert data_builders.read_metadata(other)["fingerprint"] != data_builders.read_metadata(small_data)["fingerprint"]
+
+
+@pytest.mark.parametrize("config", list(schema.FORGET_CONFIGS))
+def test_no_leakage_and_every_target_in_every_forget_split(small_data, config):
+    meta = data_builders.read_metadata(small_data)
+    people = set(meta["targets"][config]["forget_people"])
+    events = set(meta["targets"][config]["forget_events"])
+    holdout = {r["id"] for r in load(small_data, "people", "train") if r["holdout"]}
+    splits = datasets.load_dataset(str(small_data), config)
+    for split in ("retain_train", "retain_test"):
+        rows = splits[split]
+        assert not people & set(rows["person_id"]), f"forget person in {split}"
+        assert not events & set(rows["event_id"]), f"forget event in {split}"
+        assert not holdout & set(rows["person_id"])
+    for split in ("forget_train", "retain_train"):
+        assert set(splits[split]["variant"]) <= {0, -1}, f"unseen rendering in {split}"
+    for split in ("forget_train", "forget_test", "forget_unseen"):
+        rows = splits[split]
+        covered = {(r["person_id"] if r["task"] == schema.PERSON_NAME else r["event_id"]) for r in rows}
+        assert people | events <= covered, f"a target has no rows in {split}"
+    assert not set(splits["forget_train"]["id"]) & set(splits["forget_test"]["id"])
+    assert set(splits["forget_unseen"]["variant"]) == {1}
+
+
+def test_full_train_never_holds_unseen_renderings_or_holdout_people(small_data):
+    train = load(small_data, "full", "train")
+    holdout = {r["id"] for r in load(small_data, "people", "train") if r["holdout"]}
+    assert set(train["variant"]) <= {0, -1} and not holdout & set(train["person_id"])
+    assert set(load(small_data, "full", "test")["variant"]) == {1}
+    assert set(load(small_data, "holdout", "test")["person_id"]) == holdout
+
+
+def test_forget_groups_nest_and_never_empty():
+    ids = [f"p{i:03d}" for i in range(200)]
+    groups = nested_groups(ids, (1, 5, 10), "rest")
+    sizes = {g: sum(v == g for v in groups.values()) for g in ("f01", "f05", "f10")}
+    assert sizes == {"f01": 2, "f05": 8, "f10": 10}
+    assert ids[:2] == [i for i in ids if groups[i] == "f01"]
+    tiny = nested_groups(ids[:3], (1, 5, 10), "rest")
+    assert list(tiny.values()).count("f01") == 1
+
+
+def test_identities_are_unique_and_distinct_at_full_size():
+    people, min_distance = make_people(220, random.Random(0))
+    tuples = {tuple(p["attributes"][k] for k in ATTRIBUTES) for p in people}
+    assert len(tuples) == 220 and len({p["name"] for p in people}) == 220
+    assert min_distance >= 3 and pairwise_min_distance(people) >= 3
+
+
+def test_appearance_sentence_names_every_drawn_attribute():
+    for person in make_people(30, random.Random(1))[0]:
+        for key, value in person["attributes"].items():
+            if value != "no accessory":
+                assert value in person["appearance"], (key, value)
+
+
+def test_event_keywords_and_objects_are_what_the_renderer_draws():
+    render = RENDERERS.get("procedural")
+    person = make_people(1, random.Random(0))[0][0]
+    for event in make_events(len(EVENTS), random.Random(0)):
+        assert len(event["keywords"]) == 10 and len(set(event["keywords"])) == 10
+        image, scene = render(person, event, 1, 64, 0)
+        drawn = set(scene["objects"]) | set(scene["tags"]) | {scene["pose"]}
+        assert set(event["keywords"]) <= drawn
+        assert all(word in event["description"] for word in event["keywords"])
+        assert image.size == (64, 64)
+
+
+def test_variants_differ_but_identity_is_fixed():
+    render = RENDERERS.get("procedural")
+    person = make_people(1, random.Random(0))[0][0]
+    event = make_events(1, random.Random(0))[0]
+    a, scene_a = render(person, event, 0, 64, 0)
+    b, scene_b = render(person, event, 1, 64, 0)
+    assert a.tobytes() != b.tobytes() and scene_a["objects"] == scene_b["objects"]
+    assert render(person, event, 0, 64, 0)[0].tobytes() == a.tobytes()
+
+
+def test_world_questions_are_balanced_and_true_to_the_scene(small_data):
+    world = load(small_data, "world", "test")
+    answers = world["answer"]
+    assert answers.count("Yes.") == answers.count("No.") > 0
+    assert set(world["negative_kind"]) <= {"", "random", "popular", "adversarial"}
+    assert {k for k, a in zip(world["negative_kind"], answers) if a == "No."} - {""}
+
+
+def test_rows_load_offline_with_images_as_pil(small_data):
+    row = load(small_data, "person_forget05", "forget_train")[0]
+    assert isinstance(row["image"], Image.Image) and row["answer"] == f"This is {row['person_name']}."
+    assert row["id"].startswith("person_name/") and len(row["perturbed_answers"]) == 3
+    profile = load(small_data, "person_forget05", "forget_profile")
+    assert profile[0]["image"] is None and set(profile["task"]) == set(schema.PROFILE_TASKS)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--people", "5000"], "name pool"),
+    (["--events", "41"], "catalogue"),
+    (["--people", "-3"], "people must be"),
+    (["--image-size", "8"], "image size"),
+])
+def test_bad_sizes_exit_2_with_one_line_and_no_folder(tmp_path, capsys, argv, message):
+    out = tmp_path / "ds"
+    assert main(["build", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_existing_folder_and_unwritable_path_are_refused(tmp_path, capsys):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep").write_text("x")
+    assert main(["build", "--out", str(tmp_path / "full"), "--people", "4", "--events", "3"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["build", "--out", str(tmp_path / "file" / "ds"), "--people", "4", "--events", "3"]) == 2
+    assert "cannot create" in capsys.readouterr().err
+    assert (tmp_path / "full" / "keep").exists()
