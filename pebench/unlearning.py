@@ -319,7 +319,8 @@ def _relearn_into(vlm, data_dir, config, out, train, seed, workdir):
     start = time.time()
     curve, stop, model = fit(vlm, relearn_loss, {}, None, rows, None, probes, train, seed, workdir,
                              train["relearn_steps"], train["relearn_lr"])
-    card = {"attack": "relearn", "steps": train["relearn_steps"], "lr": train["relearn_lr"],
+    card = {"method": "relearn", "attack": "relearn", "steps": train["relearn_steps"], "lr": train["relearn_lr"],
+            "dataset": {"dir": str(data_dir), "config": config, "fingerprint": fingerprint(data_dir)},
             "rows": [r["id"] for r in rows], "seed": seed, "curve": curve.curve, "stop": stop,
             "wall_time_s": round(time.time() - start, 3)}
     save(vlm, model, out, card)

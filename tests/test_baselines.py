@@ -4,6 +4,7 @@ The loss tests use a tiny LLaVA built from configs (random weights) and token ba
 they need neither the dataset builder nor the adapter.
 """
 import copy
+import json
 import math
 
 import pytest
@@ -263,3 +264,104 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, changes, message):
 def test_missing_arguments_are_named(capsys):
     code, _, err = run_cli(capsys, "--method", "ga")
     assert code == 2 and "missing --data, --config, --model, --out" in err
+
+
+# ------------------------------------------------------------------------------ runs on real data
+SHORT = {"steps": 2, "batch_size": 4, "probe_size": 4, "curve_every": 1}
+
+
+@pytest.fixture(scope="module")
+def data_dir(small_data):
+    return small_data
+
+
+@pytest.fixture(scope="module")
+def start_model(data_dir, tmp_path_factory):
+    """A fresh tiny model for the small dataset (random weights are enough to see parameters move)."""
+    from pebench import tiny
+
+    return tiny.create(data_dir, tmp_path_factory.mktemp("models") / "start", preset="tiny", seed=0)
+
+
+def changed_parameters(before_dir, after_dir):
+    from safetensors.torch import load_file
+
+    before, after = load_file(f"{before_dir}/model.safetensors"), load_file(f"{after_dir}/model.safetensors")
+    assert before.keys() == after.keys()
+    return [name for name in before if not torch.equal(before[name], after[name])]
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_a_short_run_of_every_method_changes_the_model(method, data_dir, start_model, tmp_path):
+    from pebench.unlearning import CARD, unlearn
+
+    card = unlearn(data_dir, "person_forget05", start_model, method, tmp_path / "out", overrides=SHORT)
+    assert changed_parameters(start_model, tmp_path / "out")
+    assert card["method"] == method and card["steps"] == 2 and card["stop"] == {"reason": "budget"}
+    assert [p["step"] for p in card["curve"]] == [0, 1, 2]
+    assert all(math.isfinite(p["forget_train_nll"]) and math.isfinite(p["retain_test_nll"]) for p in card["curve"])
+    assert card["dataset"]["fingerprint"] and (tmp_path / "out" / CARD).is_file()
+
+
+def test_the_same_seed_gives_the_same_bytes_and_relearning_is_recorded(data_dir, start_model, tmp_path):
+    from pebench.cli import main
+
+    for name in ("a", "b"):
+        argv = ["unlearn", "--data", str(data_dir), "--config", "person_forget05", "--model", str(start_model),
+                "--method", "gd", "--out", str(tmp_path / name), "--relearn", "2", "--set", "steps=2",
+                "--set", "batch_size=4", "--set", "probe_size=4", "--set", "relearn_rows=4"]
+        assert main(argv) == 0
+    a, b = (tmp_path / name / "model.safetensors" for name in ("a", "b"))
+    assert a.read_bytes() == b.read_bytes()
+    card = json.loads((tmp_path / "a" / "unlearning.json").read_text())
+    assert card["relearn"]["steps"] == 2 and len(card["relearn"]["rows"]) == 4
+    assert changed_parameters(tmp_path / "a", tmp_path / "a" / "relearned")
+    # the attack lowers the forget_test NLL it is meant to recover
+    relearn_curve = card["relearn"]["curve"]
+    assert relearn_curve[-1]["forget_test_nll"] < relearn_curve[0]["forget_test_nll"]
+
+
+CALLS = {"count": 0}
+
+
+def diverging_loss(model, forget, retain, ref=None):
+    """Test method: plain NLL for three steps, then NaN."""
+    CALLS["count"] += 1
+    loss = nll(model, forget)
+    return loss * float("nan") if CALLS["count"] > 3 else loss
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_keeps_the_last_good_model(
+        capsys, data_dir, start_model, tmp_path):
+    from pebench.cli import main
+
+    CALLS["count"] = 0
+    out = tmp_path / "out"
+    code = main(["unlearn", "--data", str(data_dir), "--config", "person_forget05", "--model", str(start_model),
+                 "--method", f"{__name__}:diverging_loss", "--out", str(out), "--set", "steps=6",
+                 "--set", "curve_every=2", "--set", "batch_size=4", "--set", "probe_size=4"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "loss became nan at step 4; kept the last good model (step 2)" in err.strip().splitlines()[-1]
+    card = json.loads((out / "unlearning.json").read_text())
+    assert card["stop"]["reason"] == "diverged" and card["steps"] == 2
+    from safetensors.torch import load_file
+
+    weights = load_file(f"{out}/model.safetensors")
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    assert changed_parameters(start_model, out)  # steps 1-2 were kept, not the start
+
+
+def test_a_config_without_retain_data_is_refused_for_methods_that_need_it(capsys, data_dir, start_model, tmp_path):
+    import shutil
+
+    from pebench.cli import main
+
+    no_retain = tmp_path / "data"
+    shutil.copytree(data_dir, no_retain)
+    readme = (no_retain / "README.md").read_text()
+    (no_retain / "README.md").write_text(readme.replace("split: retain_train", "split: retain_train_removed"))
+    code = main(["unlearn", "--data", str(no_retain), "--config", "person_forget05", "--model", str(start_model),
+                 "--method", "gd", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs retain data" in err and "Traceback" not in err
