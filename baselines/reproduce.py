@@ -1,0 +1,165 @@
+"""Reproduce PEBench Table 1 (and Table 2 for the joint target) with every baseline.
+
+    python -m baselines.reproduce --data DIR --out OUT [--configs person_forget05 ...] [--methods ga gd ...]
+        [--finetuned DIR] [--preset tiny] [--relearn 5] [--set key=value ...]
+
+For each forget config: train (or reuse) the fine-tuned model and the config's goal model, unlearn with
+every method (with the relearning attack), evaluate every model with `pebench.evaluation.evaluate`, and
+write OUT/results/<config>/<method>.json (leaderboard entries), OUT/relearn/<config>/<method>.json and
+OUT/table.md. Every number in the table is read back from those result files; times come from the cards.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+TARGET_CONFIGS = ("person_forget05", "event_forget05", "joint_forget05")
+COLUMNS = ("efficacy", "generality", "retain", "scope", "world")
+# The joint target has a person block and an event block (`person_...`, `event_...`), as in PEBench Table 2.
+JOINT_COLUMNS = tuple(f"{kind}_{cell}" for kind in ("person", "event") for cell in ("efficacy", "generality", "retain"))
+JOINT_COLUMNS += ("world",)
+# Table 2 of PEBench: BGD on top of GD and of KL for the joint target ("bgd" is GD+BGD).
+VARIANTS = {"bgd_kl": ("bgd", {"retain_term": "kl"})}
+
+
+def main(argv=None):
+    from pebench.errors import UserError
+
+    args = _parser().parse_args(argv)
+    try:
+        run(args)
+    except UserError as err:
+        print(f"reproduce: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m baselines.reproduce", description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="dataset folder (pebench build)")
+    p.add_argument("--out", required=True, help="output folder (models, results, table.md)")
+    p.add_argument("--configs", nargs="+", default=list(TARGET_CONFIGS))
+    p.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
+    p.add_argument("--finetuned", help="fine-tuned model folder (default: train one into OUT/models)")
+    p.add_argument("--preset", default="tiny", help="model preset when training from scratch")
+    p.add_argument("--relearn", type=int, default=5, help="relearning attack steps (0 = skip)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every method")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def run(args):
+    from baselines import METHODS
+    from pebench.commands.unlearn import parse_sets
+
+    out = Path(args.out)
+    methods = args.methods or METHODS.names()
+    overrides = parse_sets(args.set)
+    finetuned = Path(args.finetuned) if args.finetuned else _trained(args, "full", args.configs[0], "finetuned")
+    for config in args.configs:
+        goal = _trained(args, "retain", config, f"goal_{config}")
+        refs = {"finetuned": finetuned, "goal": goal}
+        for name, model in refs.items():
+            _evaluate(args, config, model, out / "results" / config / f"{name}.json", name, {}, refs)
+        names = [*methods, *(v for v in VARIANTS if config.startswith("joint") and VARIANTS[v][0] in methods)]
+        for name in names:
+            _one_method(args, config, name, overrides, refs)
+        print(f"[reproduce] {config} done", flush=True)
+    write_table(out, args.configs)
+
+
+def _trained(args, subset, config, name):
+    """Reuse OUT/models/<name> when present, else train it with `pebench.training.train`."""
+    from pebench.training import train
+
+    path = Path(args.out) / "models" / name
+    if not (path / "config.json").is_file():
+        print(f"[reproduce] training {name} ({subset} of {config})", flush=True)
+        train(args.data, config, subset, args.preset, path, seed=args.seed, progress=False)
+    return path
+
+
+def _one_method(args, config, name, overrides, refs):
+    from pebench.unlearning import CARD, unlearn
+
+    method, extra = VARIANTS.get(name, (name, {}))
+    out = Path(args.out)
+    model = out / "models" / config / name
+    if not (model / CARD).is_file():
+        start = time.time()
+        unlearn(args.data, config, refs["finetuned"], method, model, seed=args.seed, overwrite=True,
+                overrides={**overrides, **extra, "relearn_steps": args.relearn})
+        print(f"[reproduce] {config} {name}: unlearned in {time.time() - start:.1f} s", flush=True)
+    card = json.loads((model / CARD).read_text())
+    _evaluate(args, config, model, out / "results" / config / f"{name}.json", name, card["hparams"], refs)
+    if (model / "relearned").is_dir():
+        _evaluate(args, config, model / "relearned", out / "relearn" / config / f"{name}.json", f"{name}+relearn",
+                  card["hparams"], refs)
+
+
+def _evaluate(args, config, model, result_path, method, hparams, refs):
+    """Score `model` on `config` into `result_path` (skipped when the file exists).
+
+    The model id, method and hparams come from the model's own card (`pebench.evaluation.model_info`).
+    """
+    from pebench.evaluation import evaluate
+    from pebench.io import atomic_write_json
+
+    if Path(result_path).is_file():
+        return
+    start = time.time()
+    result = evaluate(args.data, config, model, goal=refs["goal"], finetuned=refs["finetuned"], seed=args.seed,
+                      progress=False)
+    atomic_write_json(result_path, result)
+    print(f"[reproduce] {config} {method}: evaluated in {time.time() - start:.1f} s", flush=True)
+
+
+# ------------------------------------------------------------------------------------------ table
+def write_table(out, configs):
+    """OUT/table.md from the result files and unlearning cards under `out` (nothing is recomputed)."""
+    from pebench.io import atomic_write_text
+
+    parts = ["# Reproduction of PEBench Table 1 (and Table 2 for the joint target)", "",
+             "Numbers are read from the result files under `results/` (higher is better everywhere; scales as "
+             "in PEBench v1). *Gen. after relearn*: generality of the model after the relearning attack "
+             "(`relearn/`); recovery = Generality - this. *Unlearn time*: the training loop's wall time from "
+             "the model's `unlearning.json`.", ""]
+    for config in configs:
+        parts += _config_table(Path(out), config)
+    atomic_write_text(Path(out) / "table.md", "\n".join(parts) + "\n")
+    return Path(out) / "table.md"
+
+
+def _config_table(out, config):
+    results = out / "results" / config
+    names = sorted(p.stem for p in results.glob("*.json") if p.stem not in ("finetuned", "goal"))
+    columns = JOINT_COLUMNS if config.startswith("joint") else COLUMNS
+    header = ["Method", *(c.replace("_", " ").capitalize() for c in columns), "Gen. after relearn",
+              "Unlearn time (s)"]
+    lines = [f"## {config}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in ("finetuned", *names, "goal"):
+        path = results / f"{name}.json"
+        if path.is_file():
+            lines.append(_row(out, config, name, json.loads(path.read_text()), columns))
+    return lines + [""]
+
+
+def _row(out, config, name, result, columns):
+    label = {"finetuned": "Finetune", "goal": "Goal"}.get(name, name.upper().replace("_KL", " (KL+BGD)"))
+    cells = [_fmt(result["aggregates"].get(c)) for c in columns]
+    relearned = out / "relearn" / config / f"{name}.json"
+    cells.append(_fmt(json.loads(relearned.read_text())["aggregates"].get("generality")) if relearned.is_file() else "")
+    card = out / "models" / config / name / "unlearning.json"
+    cells.append(f"{json.loads(card.read_text())['wall_time_s']:.1f}" if card.is_file() else "")
+    return "| " + " | ".join([label, *cells]) + " |"
+
+
+def _fmt(value):
+    if value is None:
+        return ""
+    return f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
