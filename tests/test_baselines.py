@@ -374,3 +374,24 @@ def test_a_config_without_retain_data_is_refused_for_methods_that_need_it(capsys
                  "--method", "gd", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and "needs retain data" in err and "Traceback" not in err
+
+
+def test_the_reproduction_table_is_read_from_the_result_files(tmp_path):
+    from baselines.reproduce import write_table
+
+    def result(config, name, efficacy, folder="results"):
+        path = tmp_path / folder / config / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"aggregates": {"efficacy": efficacy, "generality": efficacy / 2, "retain": 1.5}}))
+
+    for name, efficacy in (("finetuned", 0.0), ("goal", 100.0), ("ga", 97.25), ("gd", 41.0)):
+        result("person_forget05", name, efficacy)
+    result("person_forget05", "ga", 12.5, folder="relearn")
+    card = tmp_path / "models" / "person_forget05" / "ga" / "unlearning.json"
+    card.parent.mkdir(parents=True)
+    card.write_text(json.dumps({"wall_time_s": 3.25}))
+    lines = write_table(tmp_path, ["person_forget05"]).read_text().splitlines()
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| Method")]
+    assert [r.split("|")[1].strip() for r in rows] == ["Finetune", "GA", "GD", "Goal"]
+    assert rows[1] == "| GA | 97.25 | 48.62 | 1.50 |  |  | 6.25 | 3.2 |"
+    assert rows[2].startswith("| GD | 41.00 | 20.50 | 1.50 |")
