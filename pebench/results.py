@@ -132,13 +132,17 @@ def split_ids(data_dir, config, split):
 
 @lru_cache(maxsize=8)
 def _references(data_dir, config):
-    events = {row["event_id"]: row for row in load_rows(data_dir, "events", "train")}
-    people = {row["person_id"]: row for row in load_rows(data_dir, "people", "train")}
+    events = {_key(row, "event_id"): row for row in load_rows(data_dir, "events", "train")}
+    people = {_key(row, "person_id"): row for row in load_rows(data_dir, "people", "train")}
     refs = {}
     for split in (*[s for s in FORGET_SPLITS if s != "retain_train"], *EXTRA_SPLITS):
         for row in load_rows(data_dir, *source_of(config, split)):
             refs[(split, row["id"])] = reference_of(row, events, people)
     return refs
+
+
+def _key(row, name):
+    return row.get(name) or row.get("id")
 
 
 def references(data_dir, config):
