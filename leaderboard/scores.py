@@ -2,25 +2,32 @@
 
 Normalization puts every metric on the scale the protocol defines by its two reference models: the
 fine-tuned model (trained on everything, forgot nothing) scores 0 and the goal model (trained on the retain
-set only, the retrain upper bound) scores 1:
+set only, the retrain upper bound) scores 1 (`pebench.results.normalize`, shown in `leaderboard.csv`):
 
     normalized = (value - finetuned) / (goal - finetuned)
 
-The **overall score** rewards forgetting *and* keeping: it is the harmonic mean of the normalized
-efficacy, generality, retain, scope and world scores, each clipped to [0, 1] first. The harmonic mean is
-pulled towards the weakest metric, so a method that forgets everything but destroys the retain set (a
-pattern PEBench reports for person unlearning) scores near 0, and one that keeps everything but forgets
-nothing scores 0. A metric whose two references coincide (|goal - finetuned| < 1e-9) cannot be normalized
-and is left out of the mean (shown as n/a).
+That scale suits the *forget* metrics (efficacy, generality), where the two references are far apart. On
+the *keep* metrics (retain, scope, world) both references are good and nearly equal (PEBench v1: retain
+97.5 vs 96.4, POPE 85.9 vs 87.5), so the span is a few points of noise and can even flip sign: a method
+that collapsed retain from 96 to 21 would get +66. The overall score therefore uses, per metric:
+
+    forget metrics:  score = clip(normalized, 0, 1)
+    keep metrics:    score = clip(value / goal, 0, 1)      (share of the goal model's utility kept)
+
+The **overall score** is the harmonic mean of the five scores (efficacy, generality, retain, scope,
+world). It is pulled towards the weakest one, so forgetting everything while destroying the retain set (a
+pattern PEBench reports for person unlearning) scores low, and keeping everything while forgetting
+nothing scores 0. A metric that cannot be scored (references coincide, goal value 0) is left out (n/a).
 
 Its interval is conservative: the overall score evaluated at every metric's 95% interval lower ends and
 at its upper ends (from the per-sample bootstrap in the result). The harmonic mean grows with each
-argument, so whenever every metric lies in its interval the overall score lies in this one.
+score, so whenever every metric lies in its interval the overall score lies in this one.
 """
 import math
 
 OVERALL_METRICS = ("efficacy", "generality", "retain", "scope", "world")
 FORGET_METRICS = ("efficacy", "generality")
+KEEP_METRICS = ("retain", "scope", "world")
 DEGENERATE_SPAN = 1e-9
 
 
@@ -50,8 +57,18 @@ def harmonic_mean_clipped(values):
     return len(clipped) / math.fsum(1.0 / v for v in clipped)
 
 
+def clip01(value):
+    return None if value is None else min(1.0, max(0.0, value))
+
+
+def keep_share(value, goal):
+    """`value / goal`: the share of the goal model's score kept; None if the goal scored 0 or less."""
+    return None if goal is None or goal <= 0 else value / goal
+
+
 def metric_scores(aggregates, ci95, reference, metrics=OVERALL_METRICS):
-    """Per metric: raw value, its 95% interval, normalized value and normalized interval.
+    """Per metric: raw value and 95% interval, normalized value and interval (fine-tuned 0, goal 1), and
+    the clipped score (and interval) that enters the overall score.
 
     A metric without a value or without both reference values gets None where it cannot be computed.
     """
@@ -60,19 +77,25 @@ def metric_scores(aggregates, ci95, reference, metrics=OVERALL_METRICS):
         value, ci = aggregates.get(name), ci95.get(name)
         ft, goal = (reference.get(side, {}).get(name) for side in ("finetuned", "goal"))
         known = None not in (value, ft, goal)
+        norm = normalize(value, ft, goal) if known else None
+        norm_ci = normalize_interval(ci, ft, goal) if known and ci is not None else None
+        if name in KEEP_METRICS:
+            score = keep_share(value, goal) if value is not None else None
+            score_ci = [keep_share(x, goal) for x in ci] if ci is not None and score is not None else None
+        else:
+            score, score_ci = norm, norm_ci
         out[name] = {
-            "value": value,
-            "ci95": list(ci) if ci is not None else None,
-            "normalized": normalize(value, ft, goal) if known else None,
-            "normalized_ci95": normalize_interval(ci, ft, goal) if known and ci is not None else None,
+            "value": value, "ci95": list(ci) if ci is not None else None,
+            "normalized": norm, "normalized_ci95": norm_ci,
+            "score": clip01(score), "score_ci95": [clip01(x) for x in score_ci] if score_ci else None,
         }
     return out
 
 
 def overall(scores):
     """The overall score and its conservative interval from `metric_scores(...)` output."""
-    point = harmonic_mean_clipped([scores[m]["normalized"] for m in OVERALL_METRICS])
-    ends = [scores[m]["normalized_ci95"] for m in OVERALL_METRICS if scores[m]["normalized"] is not None]
+    point = harmonic_mean_clipped([scores[m]["score"] for m in OVERALL_METRICS])
+    ends = [scores[m]["score_ci95"] for m in OVERALL_METRICS if scores[m]["score"] is not None]
     if point is None or any(e is None for e in ends):
         return point, None
     low = harmonic_mean_clipped([e[0] for e in ends])

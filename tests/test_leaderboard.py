@@ -191,9 +191,18 @@ def test_overall_interval_contains_the_point():
     row = make_row("a.json", {"name": "a"}, fake_result(values=vals(0.8, 0.7, 0.6)))
     low, high = row["overall_ci95"]
     assert 0 <= low < row["overall"] < high <= 1
-    norm = [row["metrics"][m]["normalized"] for m in METRICS]
-    expected = len(norm) / sum(1 / min(1, max(0, v)) for v in norm)
-    assert row["overall"] == pytest.approx(expected)
+    m = row["metrics"]
+    assert m["efficacy"]["score"] == pytest.approx(0.8) and m["generality"]["score"] == pytest.approx(0.75)
+    assert m["retain"]["normalized"] == pytest.approx(4 / 7) and m["retain"]["score"] == pytest.approx(0.6 / 0.9)
+    parts = [m[name]["score"] for name in METRICS]
+    assert row["overall"] == pytest.approx(len(parts) / sum(1 / v for v in parts))
+
+
+def test_keep_metrics_score_the_share_of_the_goal_kept_even_when_references_flip():
+    # PEBench v1 person GD: retain 21.48 with fine-tuned 97.53 and goal 96.38; normalized would be +66
+    m = scores.metric_scores({"retain": 21.48}, {}, {"finetuned": {"retain": 97.53}, "goal": {"retain": 96.38}},
+                             metrics=("retain",))["retain"]
+    assert m["normalized"] == pytest.approx(66.13, abs=0.01) and m["score"] == pytest.approx(21.48 / 96.38)
 
 
 def test_rank_orders_by_overall_then_name_and_shares_ties():
@@ -257,6 +266,7 @@ def test_csv_has_raw_and_normalized_values_and_defuses_formulas():
     assert rows[2]["notes"] == "'-1+1"
     assert float(rows[0]["retain"]) == 0.8
     assert float(rows[0]["retain_normalized"]) == pytest.approx((0.8 - 0.2) / 0.7, abs=1e-6)
+    assert float(rows[0]["retain_score"]) == pytest.approx(0.8 / 0.9, abs=1e-6)
     assert all(math.isfinite(float(r["overall"])) for r in rows)
 
 
@@ -301,3 +311,211 @@ def test_page_sorts_on_header_click_in_headless_chromium(tmp_path):
     assert by_efficacy == ["Alpha GA", "Beta | *GD*", "=SUM(A1)"]  # highest efficacy first
     dom = chromium("--dump-dom", url)
     assert "alert(1)" in dom and "<script>alert" not in dom  # the hostile note stayed text
+
+
+# ---------------------------------------------------------------- real results on the fixture dataset
+
+CONFIG = "person_forget05"
+SCORED_SPLITS = ("forget_train", "forget_test", "forget_unseen", "scope", "forget_profile", "retain_test",
+                 "world")
+
+
+def synthetic_result(data_dir, method, forgets, keeps_every=1):
+    """A result whose records come from fixed predictions on every scored row of the fixture dataset:
+    the right answer, except "I cannot say." on forget rows (if `forgets`) and on every `keeps_every`-th
+    retain row; `results.recompute` then derives every number, as `pebench evaluate` would."""
+    from pebench import results
+
+    records = []
+    for split in SCORED_SPLITS:
+        for i, row in enumerate(results.load_rows(data_dir, *results.source_of(CONFIG, split))):
+            wrong = (forgets and split.startswith("forget")) or (split == "retain_test" and i % keeps_every == 1)
+            records.append({"id": row["id"], "split": split, "task": row["task"],
+                            "prediction": "I cannot say." if wrong else row["answer"]})
+    result = {"schema_version": "1.0", "pebench_version": "0.1.0",
+              "model": {"id": f"synthetic-{method}", "method": method, "hparams": {}, "seed": 0},
+              "dataset": {"config": CONFIG, "target": "person",
+                          "fingerprint": results.metadata(data_dir)["fingerprint"], "seed": 0},
+              "eval": {"seed": 0, "judge": "keyword_rouge", "bootstrap": 100, "max_new_tokens": 48},
+              "versions": {}, "records": records, "reference": {}, "aggregates": {}, "ci95": {},
+              "normalized": {}}
+    return results.recompute(result, data_dir)
+
+
+@pytest.fixture(scope="module")
+def real(small_data, tmp_path_factory):
+    """Two verified-to-be entries and every hostile kind beside them, in one submissions folder."""
+    from pebench import results
+    from leaderboard.submit import submit
+
+    refs = {"finetuned": synthetic_result(small_data, "finetuned", False)["aggregates"],
+            "goal": synthetic_result(small_data, "goal", True)["aggregates"]}
+
+    def result(method, forgets, keeps_every=1, drop=None):
+        res = synthetic_result(small_data, method, forgets, keeps_every)
+        res["reference"] = refs
+        if drop:
+            res["records"] = [r for r in res["records"] if r["id"] != drop]
+        return results.recompute(res, small_data)
+
+    root = tmp_path_factory.mktemp("board")
+    subs = root / "submissions"
+    subs.mkdir()
+    good = result("ga", True, keeps_every=3)
+    write(root, "good_result.json", good)
+    submit(root / "good_result.json", "Good GA", subs, link="https://example.org/ga",
+           notes="<script>alert('notes')</script>")
+    write(root, "ok_result.json", result("po", True, keeps_every=2))
+    submit(root / "ok_result.json", "Okay PO", subs)
+
+    bad = {}
+    bad["malformed.json"] = "{oops"
+    bad["version.json"] = envelope({**good, "schema_version": "2.0"})
+    bad["nan.json"] = json.dumps(envelope(good)).replace(f'"retain": {json.dumps(good["aggregates"]["retain"])}',
+                                                         '"retain": NaN', 1)
+    bad["inflated.json"] = envelope({**good, "aggregates": {**good["aggregates"],
+                                                           "retain": good["aggregates"]["retain"] + 5}})
+    forget_test_id = next(r["id"] for r in good["records"] if r["split"] == "forget_test")
+    bad["missing.json"] = envelope(result("ga", True, keeps_every=3, drop=forget_test_id))
+    bad["foreign.json"] = envelope({**good, "dataset": {**good["dataset"], "fingerprint": "0" * 64}})
+    bad["script.json"] = envelope(good, name="<script>alert(1)</script>")
+    bad["link.json"] = envelope(good, link="../../etc/passwd")
+    bad["bare.json"] = good
+    bad["up..json"] = envelope(good)
+    for name, obj in bad.items():
+        write(subs, name, obj)
+    write(root, "outside.json", envelope(good))
+    (subs / "escape.json").symlink_to("../outside.json")
+    with open(subs / "huge.json", "wb") as fh:
+        fh.truncate(entries.MAX_BYTES + 1)
+    return {"data": small_data, "subs": subs, "root": root, "good": good}
+
+
+REFUSALS = {
+    "bare.json": "bare result file",
+    "escape.json": "symbolic links",
+    "foreign.json": "does not match this board's dataset",
+    "huge.json": "over the 33,554,432-byte limit",
+    "inflated.json": "aggregates.retain",
+    "link.json": "not an absolute http(s) URL",
+    "malformed.json": "not valid JSON",
+    "missing.json": "split 'forget_test' misses 1 of",
+    "nan.json": "non-finite number NaN",
+    "script.json": "markup is not allowed",
+    "up..json": "unsafe file name",
+    "version.json": "schema_version '2.0' is not supported",
+}
+
+
+@pytest.fixture(scope="module")
+def built(real):
+    from leaderboard import build_board
+
+    board = build_board(real["subs"], real["data"], real["root"] / "out")
+    return board, real["root"] / "out"
+
+
+def test_hostile_submissions_are_refused_with_reasons_and_good_ones_still_rank(built):
+    board, out = built
+    reasons = {r["file"]: r["reason"] for r in board["refused"]}
+    assert sorted(reasons) == sorted(REFUSALS)
+    for name, expected in REFUSALS.items():
+        assert expected in reasons[name], (name, reasons[name])
+    assert "does not match the value recomputed" in reasons["inflated.json"]
+    (group,) = board["groups"]
+    assert group["key"] == "person-05"
+    assert [(r["rank"], r["name"]) for r in group["rows"]] == [(1, "Good GA"), (2, "Okay PO")]
+    assert sorted(p.name for p in out.iterdir()) == RENDERERS.names()
+
+
+def test_board_numbers_are_the_evaluators_recomputation(built, real):
+    board, _ = built
+    row = board["groups"][0]["rows"][0]
+    good = real["good"]
+    for m in METRICS:
+        assert row["metrics"][m]["value"] == good["aggregates"][m]
+        assert row["metrics"][m]["normalized"] == pytest.approx(good["normalized"][m], abs=1e-12)
+    assert row["metrics"]["efficacy"]["score"] == pytest.approx(1.0)  # forgets everything, like the goal
+    assert 0 < row["metrics"]["retain"]["score"] < 1 and 0 < row["overall"] < 1
+    assert row["overall_ci95"][0] <= row["overall"] <= row["overall_ci95"][1]
+
+
+def test_same_inputs_give_byte_identical_outputs(built, real, tmp_path):
+    from leaderboard import build_board
+
+    _, out = built
+    build_board(real["subs"], real["data"], tmp_path / "again")
+    for name in RENDERERS.names():
+        assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+
+
+def test_page_escapes_submitted_strings(built):
+    _, out = built
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;notes&#x27;)" in page
+    assert "Good GA" in page and "Okay PO" in page and "markup is not allowed" in page
+
+
+def test_cli_builds_and_refuses_bad_input_with_one_line(real, tmp_path, capsys):
+    from pebench.cli import main
+
+    assert main(["leaderboard", "--submissions", str(real["subs"]), "--data", str(real["data"]),
+                 "--out", str(tmp_path / "site")]) == 0
+    assert "2 verified, 12 refused" in capsys.readouterr().out
+    assert main(["leaderboard", "--submissions", str(tmp_path / "none"), "--data", str(real["data"]),
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and not (tmp_path / "x").exists()
+    assert main(["leaderboard", "--submissions", str(real["subs"]), "--data", str(real["data"]),
+                 "--out", str(tmp_path / "site")]) == 2  # not empty, no --overwrite
+    assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--name", "<b>x</b>"], "markup"),
+    (["--name", "../../x"], "path traversal"),
+    (["--name", "ok", "--link", "javascript:alert(1)"], "not an absolute http(s) URL"),
+    (["--name", "ok", "--link", "file:///etc/passwd"], "not an absolute http(s) URL"),
+])
+def test_submit_cli_refuses_unsafe_names_and_links(real, tmp_path, capsys, args, reason):
+    from pebench.cli import main
+
+    out = tmp_path / "subs"
+    assert main(["submit", str(real["root"] / "good_result.json"), *args, "--out", str(out)]) == 2
+    assert reason in capsys.readouterr().err and not out.exists()
+
+
+def test_submit_cli_writes_a_safe_file_once(real, tmp_path, capsys):
+    from pebench.cli import main
+
+    cmd = ["submit", str(real["root"] / "good_result.json"), "--name", "My GA/../x", "--out", str(tmp_path)]
+    assert main(cmd) == 2  # '/' and '..' in a name are refused
+    cmd[3] = "My GA: run 1"
+    assert main(cmd) == 0
+    (written,) = tmp_path.iterdir()
+    assert re.fullmatch(r"my-ga-run-1-person-forget05-ga-[0-9a-f]{8}\.json", written.name)
+    assert entries.load_submission(written)["name"] == "My GA: run 1"
+    assert main(cmd) == 2 and "already exists" in capsys.readouterr().err
+
+
+def test_build_script_runs_standalone(real, tmp_path):
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "leaderboard" / "build.py"
+    done = subprocess.run([sys.executable, str(script), "--submissions", str(real["subs"]), "--data",
+                           str(real["data"]), "--out", str(tmp_path / "site")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (run `make browser` as root)")
+def test_real_board_page_in_chromium(built, tmp_path):
+    _, out = built
+    url = (out / "index.html").as_uri()
+    assert table_names(chromium("--dump-dom", url), "person-05") == ["Good GA", "Okay PO"]
+    assert table_names(chromium("--dump-dom", url + "#click=overall,overall"), "person-05") == ["Okay PO",
+                                                                                                "Good GA"]
+    shot = tmp_path / "board.png"
+    chromium(f"--screenshot={shot}", "--window-size=1200,900", "--hide-scrollbars", url)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

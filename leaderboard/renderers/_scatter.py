@@ -1,8 +1,8 @@
 """The forget-vs-retain trade-off plot as inline SVG (no external assets, no scripts).
 
-x = normalized efficacy (how much was forgotten), y = normalized retain (how much utility was kept), both
-clipped to [0, 1]: the fine-tuned model sits at (0, 0), the goal model at (1, 1); a good method moves
-towards the top-right corner. A point outside [0, 1] is drawn hollow at the edge.
+x = efficacy score (normalized: fine-tuned model 0, goal model 1), y = retain score (share of the goal
+model's retain score kept), both clipped to [0, 1]: the goal model sits at (1, 1), the fine-tuned model
+near (0, 1); a good method moves towards the top-right corner. Points are labelled with their rank.
 """
 from html import escape
 
@@ -19,10 +19,6 @@ def _y(v):
     return H - PAD - v * (H - 1.6 * PAD)
 
 
-def _clip(v):
-    return min(1.0, max(0.0, v))
-
-
 def _axes():
     parts = [f'<rect x="{PAD}" y="{0.6 * PAD:.1f}" width="{W - 1.6 * PAD:.1f}" height="{H - 1.6 * PAD:.1f}" '
              f'fill="#fafafa" stroke="#999"/>']
@@ -30,11 +26,11 @@ def _axes():
         parts.append(f'<text x="{_x(t):.1f}" y="{H - PAD + 14}" text-anchor="middle">{t:.1f}</text>')
         parts.append(f'<text x="{PAD - 6}" y="{_y(t) + 4:.1f}" text-anchor="end">{t:.1f}</text>')
     parts.append(f'<text x="{W / 2 + 0.2 * PAD:.1f}" y="{H - 8}" text-anchor="middle">forgetting '
-                 f'(normalized efficacy)</text>')
+                 f'(efficacy score)</text>')
     parts.append(f'<text transform="translate(12 {H / 2:.1f}) rotate(-90)" text-anchor="middle">keeping '
-                 f'(normalized retain)</text>')
-    for label, v, anchor in (("fine-tuned", 0.0, "start"), ("goal", 1.0, "end")):
-        x, y = _x(v), _y(v)
+                 f'(retain score)</text>')
+    for label, (vx, vy), anchor in (("fine-tuned", (0.0, 1.0), "start"), ("goal", (1.0, 1.0), "end")):
+        x, y = _x(vx), _y(vy)
         parts.append(f'<path d="M{x - 5:.1f} {y:.1f}h10M{x:.1f} {y - 5:.1f}v10" stroke="#555"/>')
         dx = 6 if anchor == "start" else -6
         parts.append(f'<text x="{x + dx:.1f}" y="{y - 6:.1f}" text-anchor="{anchor}" fill="#555">{label}</text>')
@@ -42,15 +38,13 @@ def _axes():
 
 
 def _point(row):
-    eff, ret = row["metrics"]["efficacy"]["normalized"], row["metrics"]["retain"]["normalized"]
+    eff, ret = row["metrics"]["efficacy"]["score"], row["metrics"]["retain"]["score"]
     if eff is None or ret is None:
         return []
-    inside = 0.0 <= eff <= 1.0 and 0.0 <= ret <= 1.0
-    x, y = _x(_clip(eff)), _y(_clip(ret))
-    fill = "#1f77b4" if inside else "none"
+    x, y = _x(eff), _y(ret)
     tip = escape(f"#{row['rank']} {row['name']} ({row['method']}): efficacy {num(eff, 2)}, retain {num(ret, 2)}")
     return [f'<g class="point"><title>{tip}</title>'
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{fill}" stroke="#1f77b4" stroke-width="1.5"/>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="#1f77b4" fill-opacity="0.8" stroke="#1f77b4"/>'
             f'<text x="{x + 7:.1f}" y="{y + 4:.1f}">{row["rank"]}</text></g>']
 
 

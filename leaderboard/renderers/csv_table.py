@@ -23,7 +23,8 @@ def header(metrics):
             "overall_low", "overall_high"]
     for m in metrics:
         cols += [m, f"{m}_low", f"{m}_high", f"{m}_normalized", f"{m}_normalized_low",
-                 f"{m}_normalized_high"]
+                 f"{m}_normalized_high",
+                 f"{m}_score", f"{m}_score_low", f"{m}_score_high"]
     return cols + ["records", "link", "notes", "file"]
 
 
@@ -37,7 +38,7 @@ def line(group, row, metrics):
     for m in metrics:
         s = row["metrics"][m]
         cells += [number(s["value"]), *map(number, _pair(s["ci95"])), number(s["normalized"]),
-                  *map(number, _pair(s["normalized_ci95"]))]
+                  *map(number, _pair(s["normalized_ci95"])), number(s["score"]), *map(number, _pair(s["score_ci95"]))]
     return cells + [str(row["records"]), text(row["link"]), text(row["notes"]), text(row["file"])]
 
 

@@ -106,8 +106,8 @@ def _row(order, row, metrics):
              f'<td class="text">{esc(row["method"])}</td>', _num_td(row["overall"], row["overall_ci95"])]
     for m in metrics:
         s = row["metrics"][m]
-        raw = f'raw {num(s["value"], 4)} {interval(s["ci95"], 4)}'.strip()
-        cells.append(_num_td(s["normalized"], title=raw))
+        raw = f'raw {num(s["value"], 4)} {interval(s["ci95"], 4)}; normalized {num(s["normalized"], 3)}'
+        cells.append(_num_td(s["score"], title=raw))
     cells.append(f'<td class="text notes">{esc(row["notes"] or "")}</td>')
     return f'<tr data-order="{order}">' + "".join(cells) + "</tr>"
 
@@ -134,10 +134,10 @@ def render(board):
     release = f"official release {esc(data['official'])}" if data["official"] else "not an official release"
     body = [f"<h1>{esc(board['title'])}</h1>",
             f'<p class="note">Dataset fingerprint <code>{esc(data["fingerprint"])}</code> ({release}); '
-            f'{board["counts"]["verified"]} verified, {board["counts"]["refused"]} refused. Scores are '
-            "normalized (fine-tuned model = 0, goal model = 1); Overall is the harmonic mean of the clipped "
-            "normalized efficacy, generality, retain, scope and world scores. Click a header to sort; "
-            "hover a score for its raw value.</p>"]
+            f'{board["counts"]["verified"]} verified, {board["counts"]["refused"]} refused. Efficacy and '
+            "generality are normalized (fine-tuned model = 0, goal model = 1); retain, scope and world are "
+            "the share of the goal model's score kept; all clipped to [0, 1]. Overall is their harmonic "
+            "mean. Click a header to sort; hover a score for its raw and normalized values.</p>"]
     for group in board["groups"]:
         body += [f'<h2>{esc(group["title"])}</h2>',
                  f'<div class="group">{table(group, metrics)}\n{scatter(group)}</div>']

@@ -31,7 +31,7 @@ def render(board):
         for row in group["rows"]:
             cells = [str(row["rank"]), entry_cell(row), cell(row["method"]),
                      f"{num(row['overall'])} {interval(row['overall_ci95'])}".strip()]
-            cells += [num(row["metrics"][m]["normalized"], 2) for m in metrics]
+            cells += [num(row["metrics"][m]["score"], 2) for m in metrics]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if not board["groups"]:
@@ -48,10 +48,10 @@ def _dataset_line(board):
 
 
 _SCORE_NOTE = (
-    "Scores are normalized per metric (fine-tuned model = 0, goal model = 1). Overall = harmonic mean of "
-    "the normalized efficacy, generality, retain, scope and world scores, each clipped to [0, 1]; its "
-    "interval is the overall score at every metric's 95% bootstrap interval ends. Raw values and "
-    "intervals are in `leaderboard.csv`."
+    "Efficacy and generality are normalized (fine-tuned model = 0, goal model = 1); retain, scope and "
+    "world are the share of the goal model's score kept; all clipped to [0, 1]. Overall = their harmonic "
+    "mean; its interval is the overall score at every metric's 95% bootstrap interval ends. Raw values, "
+    "normalized values and intervals are in `leaderboard.csv`."
 )
 
 
