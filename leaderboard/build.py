@@ -145,6 +145,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    import datasets
+
+    datasets.disable_progress_bars()
     board = build_board(args.submissions, args.data, args.out, args.overwrite, args.max_bytes)
     print(f"{board['counts']['verified']} verified, {board['counts']['refused']} refused -> {args.out}")
     for item in board["refused"]:

@@ -316,44 +316,19 @@ def test_page_sorts_on_header_click_in_headless_chromium(tmp_path):
 # ---------------------------------------------------------------- real results on the fixture dataset
 
 CONFIG = "person_forget05"
-SCORED_SPLITS = ("forget_train", "forget_test", "forget_unseen", "scope", "forget_profile", "retain_test",
-                 "world")
-
-
-def synthetic_result(data_dir, method, forgets, keeps_every=1):
-    """A result whose records come from fixed predictions on every scored row of the fixture dataset:
-    the right answer, except "I cannot say." on forget rows (if `forgets`) and on every `keeps_every`-th
-    retain row; `results.recompute` then derives every number, as `pebench evaluate` would."""
-    from pebench import results
-
-    records = []
-    for split in SCORED_SPLITS:
-        for i, row in enumerate(results.load_rows(data_dir, *results.source_of(CONFIG, split))):
-            wrong = (forgets and split.startswith("forget")) or (split == "retain_test" and i % keeps_every == 1)
-            records.append({"id": row["id"], "split": split, "task": row["task"],
-                            "prediction": "I cannot say." if wrong else row["answer"]})
-    result = {"schema_version": "1.0", "pebench_version": "0.1.0",
-              "model": {"id": f"synthetic-{method}", "method": method, "hparams": {}, "seed": 0},
-              "dataset": {"config": CONFIG, "target": "person",
-                          "fingerprint": results.metadata(data_dir)["fingerprint"], "seed": 0},
-              "eval": {"seed": 0, "judge": "keyword_rouge", "bootstrap": 100, "max_new_tokens": 48},
-              "versions": {}, "records": records, "reference": {}, "aggregates": {}, "ci95": {},
-              "normalized": {}}
-    return results.recompute(result, data_dir)
 
 
 @pytest.fixture(scope="module")
 def real(small_data, tmp_path_factory):
     """Two verified-to-be entries and every hostile kind beside them, in one submissions folder."""
-    from pebench import results
+    from leaderboard.example import references, synthetic_result
     from leaderboard.submit import submit
+    from pebench import results
 
-    refs = {"finetuned": synthetic_result(small_data, "finetuned", False)["aggregates"],
-            "goal": synthetic_result(small_data, "goal", True)["aggregates"]}
+    refs = references(small_data, CONFIG)
 
-    def result(method, forgets, keeps_every=1, drop=None):
-        res = synthetic_result(small_data, method, forgets, keeps_every)
-        res["reference"] = refs
+    def result(method, forgets, wrong_every=0, drop=None):
+        res = synthetic_result(small_data, CONFIG, method, forgets, wrong_every, reference=refs)
         if drop:
             res["records"] = [r for r in res["records"] if r["id"] != drop]
         return results.recompute(res, small_data)
@@ -361,11 +336,11 @@ def real(small_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("board")
     subs = root / "submissions"
     subs.mkdir()
-    good = result("ga", True, keeps_every=3)
+    good = result("ga", True, wrong_every=3)
     write(root, "good_result.json", good)
     submit(root / "good_result.json", "Good GA", subs, link="https://example.org/ga",
            notes="<script>alert('notes')</script>")
-    write(root, "ok_result.json", result("po", True, keeps_every=2))
+    write(root, "ok_result.json", result("po", True, wrong_every=2))
     submit(root / "ok_result.json", "Okay PO", subs)
 
     bad = {}
@@ -376,7 +351,7 @@ def real(small_data, tmp_path_factory):
     bad["inflated.json"] = envelope({**good, "aggregates": {**good["aggregates"],
                                                            "retain": good["aggregates"]["retain"] + 5}})
     forget_test_id = next(r["id"] for r in good["records"] if r["split"] == "forget_test")
-    bad["missing.json"] = envelope(result("ga", True, keeps_every=3, drop=forget_test_id))
+    bad["missing.json"] = envelope(result("ga", True, wrong_every=3, drop=forget_test_id))
     bad["foreign.json"] = envelope({**good, "dataset": {**good["dataset"], "fingerprint": "0" * 64}})
     bad["script.json"] = envelope(good, name="<script>alert(1)</script>")
     bad["link.json"] = envelope(good, link="../../etc/passwd")
@@ -507,6 +482,16 @@ def test_build_script_runs_standalone(real, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_example_board_ranks_the_synthetic_entries_sensibly(real, tmp_path):
+    from leaderboard.example import make_example
+
+    rows = make_example(tmp_path / "ex", real["data"])["groups"][0]["rows"]
+    by_name = {r["name"].split(": ")[1]: r for r in rows}
+    assert rows[0]["name"].endswith("keeps all") and by_name["forgets nothing"]["overall"] == 0.0
+    assert by_name["forgets, keeps all"]["overall"] == pytest.approx(1.0)
+    assert by_name["forgets, loses a third of retain"]["overall"] > by_name["forgets, loses half of retain, some scope"]["overall"]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (run `make browser` as root)")
