@@ -132,6 +132,8 @@ def build_board(submissions, data, out=None, overwrite=False, max_bytes=entries.
         with atomic_dir(out, overwrite=overwrite) as tmp:
             for name, render in renderers:
                 atomic_write_text(Path(tmp) / name, render(board))
+                os.chmod(Path(tmp) / name, 0o644)  # a static site: readable by the web server
+            os.chmod(tmp, 0o755)
     return board
 
 

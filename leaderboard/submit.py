@@ -6,6 +6,7 @@ content hash (so two different results never collide and the same one always get
 """
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -70,4 +71,5 @@ def submit(result_path, name, out, link="", notes="", overwrite=False):
     if target.exists() and not overwrite:
         raise UserError(f"{target} already exists (pass --overwrite to replace it)")
     atomic_write_json(target, entry)
+    os.chmod(target, 0o644)
     return target

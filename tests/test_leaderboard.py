@@ -504,3 +504,27 @@ def test_real_board_page_in_chromium(built, tmp_path):
     shot = tmp_path / "board.png"
     chromium(f"--screenshot={shot}", "--window-size=1200,900", "--hide-scrollbars", url)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_official_release_list_is_well_formed():
+    from leaderboard.verify import official_releases
+
+    releases = official_releases()
+    assert releases and all(re.fullmatch(r"[0-9a-f]{64}", fp) for fp in releases)
+    assert all(r["command"].startswith("pebench build ") for r in releases.values())
+
+
+@pytest.mark.slow
+def test_official_release_fingerprint_is_reproducible(tmp_path):
+    """Rebuild each listed release (about 25-45 s each here) and compare its fingerprint."""
+    import shlex
+
+    from pebench.cli import main
+    from pebench.results import metadata
+    from leaderboard.verify import official_releases
+
+    for fingerprint, release in official_releases().items():
+        args = shlex.split(release["command"])[1:]
+        args[args.index("--out") + 1] = str(tmp_path / "release")
+        assert main(args) == 0
+        assert metadata(tmp_path / "release")["fingerprint"] == fingerprint, release["name"]
