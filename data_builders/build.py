@@ -42,7 +42,7 @@ def build(out, people=200, events=40, variants=2, image_size=64, seed=0, rendere
     with atomic_dir(out, overwrite) as tmp:
         shards = _render_rows(plan, variants, image_size, seed, renderer, workers, progress)
         files = _write_shards(tmp, shards, plan)
-        configs = _configs(set(shards))
+        configs = _configs(sorted(shards))
         _write_card(tmp, configs, files, plan)
         meta = _metadata(tmp, plan, people, events, holdout, variants, image_size, seed, renderer, configs, files)
         atomic_write_json(tmp / "metadata.json", meta)

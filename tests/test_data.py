@@ -153,3 +153,17 @@ def test_existing_folder_and_unwritable_path_are_refused(tmp_path, capsys):
     assert main(["build", "--out", str(tmp_path / "file" / "ds"), "--people", "4", "--events", "3"]) == 2
     assert "cannot create" in capsys.readouterr().err
     assert (tmp_path / "full" / "keep").exists()
+
+
+def test_dataset_card_is_identical_across_processes(tmp_path, small_data):
+    """Shard order in the card must not depend on Python's per-process hash seed."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import SMALL
+
+    code = (f"import data_builders; data_builders.build({str(tmp_path / 'again')!r}, people={SMALL['people']}, "
+            f"events={SMALL['events']}, variants={SMALL['variants']}, image_size={SMALL['image_size']}, seed=0)")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
+    assert (tmp_path / "again" / "README.md").read_bytes() == (small_data / "README.md").read_bytes()
