@@ -25,15 +25,15 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "baselines" / "configs"
 # Training settings every method shares; the method's YAML and `--set` override them. The step budget is
 # fixed: `steps` optimiser steps of `batch_size * grad_accum` forget rows (each paired with a retain row).
 TRAIN_DEFAULTS = {
-    "steps": 40,
-    "lr": 1e-3,
+    "steps": 10,
+    "lr": 1e-4,
     "batch_size": 8,
     "grad_accum": 1,
     "weight_decay": 0.01,
     "scheduler": "constant",
     "warmup_steps": 0,
     "max_grad_norm": 1.0,
-    "curve_every": 5,
+    "curve_every": 2,
     "probe_size": 32,
     "bf16": False,
     "lora_r": 0,
