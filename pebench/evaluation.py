@@ -108,6 +108,19 @@ def load_splits(data_dir, config, limit=None):
     """{split: rows (with images)} for every scored split; UserError for a missing or empty one."""
     import datasets
 
+    quiet = datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()  # "Generating split" bars: noise for an evaluation
+    try:
+        return _load_splits(data_dir, config, limit)
+    finally:
+        if not quiet:
+            datasets.utils.enable_progress_bars()
+
+
+def _load_splits(data_dir, config, limit):
+    import datasets
+    from datasets.exceptions import DatasetGenerationError
+
     from pebench.results import source_of
 
     out = {}
@@ -115,9 +128,12 @@ def load_splits(data_dir, config, limit=None):
         name, part = source_of(config, split)
         try:
             ds = datasets.load_dataset(str(data_dir), name, split=part)
+        except DatasetGenerationError as err:  # e.g. a shard without rows or a corrupt file
+            cause = err.__cause__ or err
+            raise UserError(f"cannot read split {part!r} of config {name!r} in {data_dir}: "
+                            f"{_first_line(cause)}") from None
         except (ValueError, KeyError, FileNotFoundError) as err:
-            raise UserError(f"{data_dir} has no split {part!r} in config {name!r} "
-                            f"({str(err).splitlines()[0][:120]})") from None
+            raise UserError(f"{data_dir} has no split {part!r} in config {name!r} ({_first_line(err)})") from None
         if split in REQUIRED and len(ds) == 0:
             raise UserError(f"split {part!r} of config {name!r} is empty; rebuild the dataset with more people")
         rows = sorted(ds, key=lambda r: r["id"])  # iterating decodes images to PIL
@@ -187,6 +203,11 @@ def _batched(fn, items, batch_size, progress, label):
             out += list(fn(chunk))
             bar.update(len(chunk))
     return out
+
+
+def _first_line(err):
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:160]
 
 
 def _floats(array):

@@ -1,0 +1,173 @@
+"""Evaluation on the tiny models: PEBench's Finetune and Goal rows, recomputation, determinism, CLI errors."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pebench import results
+from pebench.cli import main
+from pebench.evaluation import evaluate
+
+CONFIG = "person_forget05"
+FAST = dict(max_new_tokens=16, bootstrap=200, progress=False)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("eval-cache")
+
+
+@pytest.fixture(scope="module")
+def scored(small_data, tiny_finetuned, tiny_goal, cache):
+    """The fine-tuned model with both references (the goal model is scored once, into the cache)."""
+    return evaluate(small_data, CONFIG, tiny_finetuned, goal=tiny_goal, finetuned=tiny_finetuned,
+                    cache_dir=cache, **FAST)
+
+
+def test_finetuned_forgets_nothing_and_goal_forgets_everything(scored, small_data, tiny_finetuned):
+    """PEBench v1 Table 1: Finetune efficacy 0.0 and Goal efficacy 100 on person unlearning."""
+    finetuned, goal = scored["aggregates"], scored["reference"]["goal"]
+    print("\nrow       efficacy generality retain scope world  answer-prob(forget)")
+    for name, row in (("Finetune", finetuned), ("Goal", goal)):
+        print(f"{name:9s} " + " ".join(f"{row[k]:8.2f}" for k in results.HEADLINE)
+              + f"  {row['tofu_answer_prob_forget']:.3f}")
+    assert goal["efficacy"] >= 80.0 and goal["generality"] >= 80.0  # never saw the forget person's name
+    assert finetuned["tofu_answer_prob_forget"] > 2 * goal["tofu_answer_prob_forget"]  # trained on the name
+    assert scored["normalized"]["tofu_answer_prob_forget"] == 0.0  # the fine-tuned model is its own 0 reference
+    assert scored["model"]["method"] == "finetuned" and scored["dataset"]["target"] == "person"
+    hits = [r["score"] for r in scored["records"] if r["split"] == "forget_train"]
+    if sum(hits) < len(hits) / 2:  # the tiny fixture's training is not bit-reproducible across runs
+        pytest.skip(f"the fine-tuned fixture names the forget person in only {sum(hits):.0f}/{len(hits)} "
+                    "forget_train images, so the Finetune row cannot be checked (model fixture)")
+    assert finetuned["efficacy"] <= 20.0, finetuned
+
+
+def test_result_is_valid_and_recomputes_exactly(scored, small_data):
+    results.validate(scored)
+    fresh = results.recompute(json.loads(json.dumps(scored)), small_data)
+    assert fresh["aggregates"] == scored["aggregates"]
+    assert fresh["ci95"] == scored["ci95"] and fresh["normalized"] == scored["normalized"]
+    assert fresh == scored
+    tampered = json.loads(json.dumps(scored))
+    first = next(r for r in tampered["records"] if r["split"] == "forget_train")
+    first["prediction"] = "This is " + ("nobody" if first["score"] else _name(small_data, first["id"])) + "."
+    assert results.recompute(tampered, small_data)["aggregates"]["efficacy"] != scored["aggregates"]["efficacy"]
+
+
+def _name(data_dir, row_id):
+    rows = results.load_rows(data_dir, CONFIG, "forget_train")
+    return next(r["person_name"] for r in rows if r["id"] == row_id)
+
+
+def test_records_cover_every_row_and_hold_what_metrics_need(scored, small_data):
+    by_split = {}
+    for record in scored["records"]:
+        by_split.setdefault(record["split"], set()).add(record["id"])
+    for split, ids in by_split.items():
+        assert ids == set(results.split_ids(str(small_data), CONFIG, split)), split
+    train = [r for r in scored["records"] if r["split"] == "forget_train"]
+    assert all(r["logprobs"] and len(r["mean"]) == len(r["logprobs"]) for r in train)
+    assert any("perturbed_nll" in r for r in train)
+    assert all(r["prediction"] is None for r in scored["records"] if r["split"] == "holdout")
+    for key in ("mia_auc_loss", "mia_auc_min_k_plus_plus", "tofu_truth_ratio_forget", "world", "world_f1",
+                "forget_quality", "privleak_loss"):
+        assert key in scored["aggregates"], key
+    assert all(scored["ci95"][k][0] <= scored["ci95"][k][1] for k in results.HEADLINE)
+
+
+def test_scoring_is_deterministic_and_reference_is_cached(scored, tiny_finetuned, cache):
+    cached = [json.loads(p.read_text()) for p in Path(cache).glob(f"{Path(tiny_finetuned).name}-*.json")]
+    assert len(cached) == 1  # the fine-tuned reference, computed once
+    assert cached[0]["records"] == scored["records"]  # a second scoring run gives the same records
+    assert len(list(Path(cache).glob("*.json"))) == 2  # + the goal model
+
+
+def test_cli_writes_a_result_and_takes_a_result_file_as_reference(small_data, tiny_finetuned, tmp_path, scored):
+    ref = tmp_path / "ref.json"
+    ref.write_text(json.dumps(scored))
+    out = tmp_path / "r.json"
+    argv = ["evaluate", "--data", str(small_data), "--config", CONFIG, "--model", str(tiny_finetuned), "--goal",
+            str(ref), "--out", str(out), "--limit", "2", "--bootstrap", "0", "--max-new-tokens", "8", "--quiet"]
+    assert main(argv) == 0
+    first = out.read_bytes()
+    result = results.load(out)
+    assert result["reference"]["goal"] == scored["aggregates"] and result["ci95"] == {}
+    assert main(argv) == 0 and out.read_bytes() == first  # same inputs, same bytes
+
+
+def _cli_error(capsys, argv, out):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error" in line.lower()]
+    assert len(lines) == 1 and lines[0].startswith("pebench evaluate: error: ") and "Traceback" not in err
+    assert not Path(out).exists()
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config", "person_forget99"], "unknown config"),
+    (["--config", "event_forget05", "--model", "/nonexistent/model"], "not a model folder"),
+    (["--goal", "{tmp}/bad.json"], "unreadable"),
+    (["--goal", "{tmp}/missing"], "neither a model folder nor a result file"),
+    (["--batch-size", "0"], "at least 1"),
+    (["--judge", "nope"], "unknown judge"),
+])
+def test_cli_bad_input_is_one_line_exit_2(capsys, small_data, tiny_finetuned, tmp_path, args, message):
+    (tmp_path / "bad.json").write_text("{not json")
+    out = tmp_path / "out.json"
+    argv = ["evaluate", "--data", str(small_data), "--config", CONFIG, "--model", str(tiny_finetuned),
+            "--out", str(out), "--quiet"]
+    argv += [a.format(tmp=tmp_path) for a in args]
+    assert message in _cli_error(capsys, argv, out)
+
+
+def test_model_trained_on_another_dataset_is_refused(capsys, small_data, tiny_finetuned, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_finetuned, model)
+    card = json.loads((model / "pebench_train.json").read_text())
+    card["dataset"]["fingerprint"] = "0" * 64
+    (model / "pebench_train.json").write_text(json.dumps(card))
+    out = tmp_path / "out.json"
+    err = _cli_error(capsys, ["evaluate", "--data", str(small_data), "--config", CONFIG, "--model", str(model),
+                              "--out", str(out)], out)
+    assert "trained on dataset 0000" in err
+
+
+def test_missing_unreadable_and_empty_splits_are_refused(capsys, small_data, tiny_finetuned, tmp_path,
+                                                          monkeypatch):
+    import datasets
+    import pyarrow.parquet as pq
+    import yaml
+
+    from pebench.schema import QA_FEATURES
+
+    data = tmp_path / "data"
+    shutil.copytree(small_data, data)
+    pq.write_table(QA_FEATURES.arrow_schema.empty_table(), str(data / "data" / "empty.parquet"))
+    card = (data / "README.md").read_text()
+    _, header, body = card.split("---", 2)
+    meta = yaml.safe_load(header)
+    config = next(c for c in meta["configs"] if c["config_name"] == CONFIG)
+    next(f for f in config["data_files"] if f["split"] == "forget_test")["path"] = ["data/empty.parquet"]
+    (data / "README.md").write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---" + body)
+    out = tmp_path / "out.json"
+    argv = ["evaluate", "--data", str(data), "--config", CONFIG, "--model", str(tiny_finetuned), "--out", str(out)]
+    err = _cli_error(capsys, argv, out)  # datasets cannot read a 0-row parquet file (it prepares every split)
+    assert "cannot read split" in err and "person_forget05" in err
+    config["data_files"] = [f for f in config["data_files"] if f["split"] != "forget_test"]
+    (data / "README.md").write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---" + body)
+    assert "no split 'forget_test'" in _cli_error(capsys, argv, out)
+    (data / "metadata.json").unlink()
+    assert "not a pebench dataset folder" in _cli_error(capsys, argv, out)
+
+    real = datasets.load_dataset
+
+    def empty_forget_test(path, name, split=None, **kw):
+        if split == "forget_test":
+            return datasets.Dataset.from_dict({k: [] for k in QA_FEATURES}, features=QA_FEATURES)
+        return real(path, name, split=split, **kw)
+
+    monkeypatch.setattr(datasets, "load_dataset", empty_forget_test)
+    argv[2] = str(small_data)
+    assert "split 'forget_test' of config 'person_forget05' is empty" in _cli_error(capsys, argv, out)
