@@ -1,10 +1,143 @@
-"""(not implemented yet) pebench demo."""
+"""Run the whole benchmark end to end: build data, train fine-tuned and goal models, unlearn, evaluate, rank.
+
+Every stage is an ordinary `pebench` sub-command run in this process. A stage whose output already exists
+with the same key (its arguments plus the dataset fingerprint) is skipped, so an interrupted run resumes
+where it stopped and a finished one re-runs in seconds.
+"""
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
 from pebench.errors import UserError
+from pebench.schema import FORGET_CONFIGS
+
+# Sizes per preset. `quick` proves every stage works in minutes; `demo` is the README's main job;
+# `full` is the PEBench-size protocol (200 people x 40 events, every target).
+PRESETS = {
+    "quick": dict(people=12, events=6, model="tiny", configs=["person_forget05"],
+                  train_args=["--epochs", "40", "--lr", "3e-3"], unlearn_args=[], eval_args=["--bootstrap", "200"]),
+    "demo": dict(people=50, events=10, model="small", configs=["person_forget05"],
+                 train_args=["--epochs", "15"], unlearn_args=[], eval_args=[]),
+    "full": dict(people=200, events=40, model="small",
+                 configs=["person_forget05", "event_forget05", "joint_forget05"], train_args=[],
+                 unlearn_args=[], eval_args=[]),
+}
+STAMP = ".stage.json"
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
+    parser.add_argument("--out", required=True, help="run folder (stages are cached inside it)")
+    parser.add_argument("--model", help="a checkpoint folder to use instead of the preset's tiny model")
+    parser.add_argument("--methods", help="comma-separated unlearning methods (default: every method)")
+    parser.add_argument("--configs", help="comma-separated forget configs (default: the preset's)")
+    parser.add_argument("--seed", type=int, default=0)
 
 
 def run(args):
-    raise UserError("'pebench demo' is not implemented yet")
+    from baselines import METHODS
+    from pebench.cli import main as pebench
+
+    preset = dict(PRESETS[args.preset])
+    methods = _choose(args.methods, METHODS.names(), METHODS.names(), "method")
+    configs = _choose(args.configs, preset["configs"], list(FORGET_CONFIGS), "config")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    def stage(name, argv, output):
+        return _run_stage(pebench, name, argv, output, key=[*argv, _fingerprint(data)])
+
+    data = out / "data"
+    build = ["build", "--out", str(data), "--people", str(preset["people"]), "--events", str(preset["events"]),
+             "--seed", str(args.seed)]
+    _run_stage(pebench, "build data", build, data, key=build)
+    base = args.model or preset["model"]
+    finetuned = out / "models" / "finetuned"
+    stage("train fine-tuned model", ["train", "--data", str(data), "--config", configs[0], "--subset", "full",
+                                     "--model", base, "--out", str(finetuned), "--seed", str(args.seed),
+                                     *preset["train_args"]], finetuned)
+    results = {}
+    for config in configs:
+        results[config] = _run_config(stage, out, data, config, base, finetuned, methods, preset, args.seed)
+    board = _board(pebench, out, data, results)
+    minutes = (time.perf_counter() - started) / 60
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"\ndone in {minutes:.1f} min, peak memory {peak_gib:.2f} GiB\n  table: {board / 'leaderboard.md'}\n  page:  {board / 'index.html'}")
+    return 0
+
+
+def _run_config(stage, out, data, config, base, finetuned, methods, preset, seed):
+    """Goal model, every method, and one result file per model for one forget config."""
+    goal = out / "models" / config / "goal"
+    stage(f"train goal model ({config})", ["train", "--data", str(data), "--config", config,
+                                          "--subset", "retain", "--model", base, "--out", str(goal),
+                                          "--seed", str(seed), *preset["train_args"]], goal)
+    models = {"finetuned": finetuned, "goal": goal}
+    for method in methods:
+        models[method] = out / "models" / config / method
+        stage(f"unlearn {method} ({config})", ["unlearn", "--data", str(data), "--config", config,
+                                               "--model", str(finetuned), "--method", method,
+                                               "--out", str(models[method]), "--seed", str(seed),
+                                               *preset["unlearn_args"]], models[method])
+    results = {}
+    for name, model in models.items():
+        results[name] = out / "results" / config / f"{name}.json"
+        stage(f"evaluate {name} ({config})", ["evaluate", "--data", str(data), "--config", config,
+                                             "--model", str(model), "--goal", str(goal), "--finetuned",
+                                             str(finetuned), "--out", str(results[name]), "--quiet",
+                                             *preset["eval_args"]], results[name])
+    return results
+
+
+def _run_stage(pebench, name, argv, output, key):
+    """Run one CLI stage unless `output` already carries a stamp with the same key.
+
+    The stamp is written only after the stage succeeded, so an interrupted stage runs again; a stale
+    output (other key) is replaced with `--overwrite` where the command has that flag.
+    """
+    output = Path(output)
+    stamp = output.parent / f".{output.name}{STAMP}"
+    if stamp.exists() and json.loads(stamp.read_text()) == key and output.exists():
+        print(f"[skip] {name}: {output} is up to date", file=sys.stderr)
+        return
+    print(f"[run]  {name}", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    replace = output.is_dir() and argv[0] in ("build", "train", "unlearn")
+    code = pebench([*argv, "--overwrite"] if replace else argv)
+    if code:
+        raise UserError(f"stage '{name}' failed (exit {code}); run the same command again to resume")
+    stamp.write_text(json.dumps(key))
+    print(f"[done] {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+
+
+def _board(pebench, out, data, results):
+    """Package every result as a submission (fresh folder each run) and build the leaderboard."""
+    import shutil
+
+    submissions, board = out / "submissions", out / "leaderboard"
+    shutil.rmtree(submissions, ignore_errors=True)
+    for config, by_model in results.items():
+        for name, result in by_model.items():
+            if pebench(["submit", str(result), "--name", f"{name} (demo)", "--out", str(submissions)]):
+                raise UserError(f"could not package {result} as a submission")
+    if pebench(["leaderboard", "--submissions", str(submissions), "--data", str(data), "--out", str(board)]):
+        raise UserError("the leaderboard could not be built")
+    return board
+
+
+def _fingerprint(data):
+    return json.loads((Path(data) / "metadata.json").read_text())["fingerprint"]
+
+
+def _choose(text, default, allowed, kind):
+    """Parse a comma-separated choice, refusing names outside `allowed`."""
+    if not text:
+        return list(default)
+    chosen = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [c for c in chosen if c not in allowed]
+    if unknown or not chosen:
+        raise UserError(f"unknown {kind} {(unknown or [text])[0]!r}; choose from: {', '.join(allowed)}")
+    return chosen
