@@ -64,15 +64,6 @@ def with_answer(batch, generator, answer_len=3, vocab=range(30, 40)):
     return out
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two OpenMP threads mostly wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def batches():
     g = torch.Generator().manual_seed(0)

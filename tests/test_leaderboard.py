@@ -17,7 +17,6 @@ from leaderboard.build import group_rows, make_row
 from leaderboard.entries import Refused
 from leaderboard.renderers import RENDERERS
 from leaderboard.submit import file_name, slug
-from pebench.errors import UserError
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 METRICS = scores.OVERALL_METRICS

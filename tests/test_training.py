@@ -13,15 +13,6 @@ from pebench.training import CARD, learnability, train
 CONFIG = "person_forget05"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """See conftest: on a shared machine one thread is many times faster for these tiny models."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def forget_rows(data, splits=("forget_train", "forget_test", "forget_unseen")):
     import datasets
 
