@@ -86,16 +86,43 @@ def training_arguments(work, settings, seed, progress, save_steps=SAVE_STEPS):
     )
 
 
+def answer_mean_loss(logits, labels):
+    """Mean over rows of each row's mean answer-token NLL (labels -100 outside the answer).
+
+    Why: the default loss averages over every answer token of the batch, so a 40-token scene
+    description outweighs a 5-token name eight times and names are barely learnt (demo data, `small`,
+    15 epochs: 2.8 % retain name precision with token averaging, 41.7 % with this per-answer mean).
+    """
+    import torch.nn.functional as F
+
+    logits, targets = logits[:, :-1].float(), labels[:, 1:]
+    mask = targets != -100
+    nll = F.cross_entropy(logits.transpose(1, 2), targets.clamp(min=0), reduction="none")
+    return ((nll * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
+
+
 def resumable_trainer(**kwargs):
-    """A `transformers.Trainer` whose resume restores the weights through `from_pretrained`.
+    """A `transformers.Trainer` that weighs every answer equally and resumes through `from_pretrained`.
 
     Checkpoints store some families under their legacy key names (LLaVA: `language_model.model.*`);
     the stock resume loads them with a non-strict `load_state_dict`, which (transformers 5.23) skips
     every key and silently resumes from the *initial* weights. `from_pretrained` applies the renaming.
+    The loss is `answer_mean_loss` (see there why).
     """
     from transformers import PreTrainedModel, Trainer
 
     class ResumableTrainer(Trainer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.model_accepts_loss_kwargs = False  # our loss is a per-batch mean: let the Trainer scale it
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = dict(inputs)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            loss = answer_mean_loss(outputs.logits, labels)
+            return (loss, outputs) if return_outputs else loss
+
         def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
             model = self.model if model is None else model
             if not isinstance(model, PreTrainedModel):  # peft adapters: the stock path handles them

@@ -125,3 +125,18 @@ def test_cli_bad_inputs_are_one_line_exit_2(capsys, small_data, tiny_goal, tmp_p
     assert code == 2 and "not empty" in err
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["no_template", "out"]
+
+
+def test_answer_mean_loss_weighs_every_answer_equally():
+    """A short and a long answer count the same, whatever their token counts."""
+    from pebench.training import answer_mean_loss
+
+    logits = torch.zeros(2, 5, 4)
+    logits[0, :, 1] = 5.0  # row 0 predicts token 1 confidently: tiny loss on its one answer token
+    labels = torch.tensor([[-100, 1, -100, -100, -100], [-100, 2, 2, 2, 2]])
+    per_token_row1 = torch.nn.functional.cross_entropy(logits[1, :-1], labels[1, 1:])
+    per_token_row0 = torch.nn.functional.cross_entropy(logits[0, :1], labels[0, 1:2])
+    expected = (per_token_row0 + per_token_row1) / 2
+    assert torch.allclose(answer_mean_loss(logits, labels), expected)
+    token_mean = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 4), labels[:, 1:].reshape(-1))
+    assert not torch.allclose(token_mean, expected)
