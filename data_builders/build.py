@@ -15,7 +15,7 @@ from data_builders import qa
 from data_builders.events import make_events
 from data_builders.people import make_people, pairwise_min_distance, seeded
 from data_builders.renderers import RENDERERS
-from data_builders.splits import assign, forget_splits, other_splits
+from data_builders.splits import assign, config_targets, forget_splits, other_splits
 from pebench import schema
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json
@@ -249,8 +249,6 @@ def _write_card(root, configs, files, plan):
 def _metadata(root, plan, people, events, holdout, variants, size, seed, renderer, configs, files):
     targets = {}
     for config in schema.FORGET_CONFIGS:
-        from data_builders.splits import config_targets
-
         fp, fe = config_targets(config)
         targets[config] = {
             "forget_people": sorted(p for p, g in plan["pg"].items() if g in fp),
