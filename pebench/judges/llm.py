@@ -3,8 +3,9 @@ endpoint rates each description 1-10 against the reference; the score is (rating
 
 Neither is deterministic across servers and versions, so result files keep each record's judge score
 and `results.recompute` uses the stored scores for these judges. The endpoint client uses only the
-standard library; it has not been tested against a real server (tests never call it).
+standard library; tests/test_judges.py runs it against a local OpenAI-compatible HTTP server.
 """
+import http.client
 import json
 import os
 import re
@@ -78,9 +79,37 @@ class EndpointJudge:
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 reply = json.load(response)
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            raise UserError(f"judge endpoint {self.url} failed: {err}") from None
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
+            raise UserError(f"judge endpoint {self.url} failed: {_reason(err)}") from None
         try:
             return reply["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             raise UserError(f"judge endpoint {self.url} sent an unexpected reply") from None
+
+
+def _reason(err):
+    """Why a request failed, on one line (the CLI prints a `UserError` as one line).
+
+    For an HTTP error it adds the server's own message: OpenAI-compatible servers explain a 4xx/5xx in
+    the body (e.g. 404 "The model `x` does not exist."), which says far more than the status line.
+    """
+    text = str(err) or type(err).__name__  # http.client.BadStatusLine("") has an empty message
+    if isinstance(err, json.JSONDecodeError):
+        text = f"the reply is not JSON ({err})"
+    if isinstance(err, urllib.error.HTTPError):
+        detail = _error_message(err)
+        text = f"{text}: {detail}" if detail else text
+    return " ".join(text.split())[:300]
+
+
+def _error_message(err):
+    """`error.message` (OpenAI) or `message` (older vLLM) of an HTTP error's body, else the body's text."""
+    try:
+        body = err.read(2000).decode("utf-8", "replace")
+        reply = json.loads(body)
+        error = reply.get("error", reply)
+        return str(error.get("message", error) if isinstance(error, dict) else error)
+    except (OSError, http.client.HTTPException):
+        return ""
+    except (ValueError, AttributeError):
+        return body
