@@ -20,7 +20,7 @@ from pebench import schema
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: larger figures, spread skin tones, salient identity distance
 FAMILY = {"name": qa.name_row, "desc": qa.description_row}
 
 

@@ -14,6 +14,8 @@ COMMANDS = ("build", "train", "evaluate", "unlearn", "submit", "leaderboard", "d
 
 def _parser():
     parser = argparse.ArgumentParser(prog="pebench", description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch CPU threads (default: torch's choice; 1 on a machine shared with other jobs)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"pebench.commands.{name}")
@@ -27,6 +29,7 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
+        _set_threads(args.threads)
         return args._run(args) or 0
     except UserError as err:
         print(f"pebench {args.command}: error: {err}", file=sys.stderr)
@@ -34,6 +37,17 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"pebench {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _set_threads(threads):
+    """Why a flag: two OpenMP threads waiting on each other on a busy 2-core machine made steps 10-50x slower."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise UserError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

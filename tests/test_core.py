@@ -77,3 +77,17 @@ def test_cli_help_lists_every_command(capsys):
     for name in ("build", "train", "evaluate", "unlearn", "leaderboard", "submit", "demo"):
         assert name in out
     assert pebench.__version__
+
+
+def test_threads_flag_sets_torch_threads_and_refuses_zero(capsys, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert main(["--threads", "1", "build", "--out", str(tmp_path / "d"), "--people", "0"]) == 2
+        assert torch.get_num_threads() == 1
+        assert main(["--threads", "0", "build", "--out", str(tmp_path / "d")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1] == "pebench build: error: --threads must be >= 1, got 0"
+    finally:
+        torch.set_num_threads(before)

@@ -10,7 +10,7 @@ from PIL import Image
 import data_builders
 from data_builders.catalogue import ATTRIBUTES, EVENTS
 from data_builders.events import make_events
-from data_builders.people import make_people, pairwise_min_distance
+from data_builders.people import SALIENT, make_people, pairwise_min_distance
 from data_builders.renderers import RENDERERS
 from data_builders.splits import nested_groups
 from pebench import schema
@@ -83,6 +83,7 @@ def test_identities_are_unique_and_distinct_at_full_size():
     tuples = {tuple(p["attributes"][k] for k in ATTRIBUTES) for p in people}
     assert len(tuples) == 220 and len({p["name"] for p in people}) == 220
     assert min_distance >= 3 and pairwise_min_distance(people) >= 3
+    assert pairwise_min_distance(people, SALIENT) >= 2  # told apart by what is large in the picture
 
 
 def test_appearance_sentence_names_every_drawn_attribute():

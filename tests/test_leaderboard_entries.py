@@ -20,7 +20,7 @@ def test_committed_submissions_verify_against_the_rebuilt_demo_release(tmp_path)
     assert fingerprint in {r["fingerprint"] for r in RELEASES}, "the demo release fingerprint changed"
     board = build_board(SUBMISSIONS, data, out=tmp_path / "board")
     assert board["refused"] == [] and board["counts"]["verified"] == len(files)
-    assert board["dataset"]["official"] == "pebench-demo 50x10 v1.0"
+    assert board["dataset"]["official"] == "pebench-demo 50x10 v1.1"
     committed = SUBMISSIONS.parent / "board"
     for page in sorted((tmp_path / "board").iterdir()):
         assert page.read_bytes() == (committed / page.name).read_bytes(), f"{page.name} is stale: rebuild it"

@@ -140,3 +140,28 @@ def test_answer_mean_loss_weighs_every_answer_equally():
     assert torch.allclose(answer_mean_loss(logits, labels), expected)
     token_mean = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 4), labels[:, 1:].reshape(-1))
     assert not torch.allclose(token_mean, expected)
+
+
+def test_loss_on_kept_answer_positions_equals_the_full_loss(tiny_goal, small_data):
+    """`logits_to_keep` at the answer positions gives the same loss and gradient as all logits."""
+    import datasets
+
+    from pebench.adapter import VLM
+    from pebench.training import accepts_logits_to_keep, answer_mean_loss, answer_positions
+
+    vlm = VLM.from_pretrained(tiny_goal, dtype="float32")
+    rows = list(datasets.load_dataset(str(small_data), "full", split="train").select(range(8)))
+    batch = dict(vlm.encode(rows))
+    labels = batch.pop("labels")
+    kept = answer_positions(labels)
+    assert accepts_logits_to_keep(vlm.model) and 0 < len(kept) < labels.shape[1] - 1
+    losses, grads = [], []
+    for keep in (None, kept):
+        vlm.model.zero_grad()
+        extra = {} if keep is None else {"logits_to_keep": keep}
+        loss = answer_mean_loss(vlm.model(**batch, **extra).logits, labels, keep)
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append(vlm.model.get_input_embeddings().weight.grad.clone())
+    assert torch.allclose(losses[0], losses[1], atol=1e-5)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)

@@ -11,8 +11,8 @@ from data_builders.catalogue import ATTRIBUTES, CLUTTER, EVENTS
 from data_builders.people import seeded
 from data_builders.renderers import RENDERERS
 
-SKIN = dict(zip(ATTRIBUTES["skin"], [(250, 224, 200), (238, 200, 170), (205, 160, 120), (190, 150, 100),
-                                     (140, 95, 60), (95, 60, 40)]))
+SKIN = dict(zip(ATTRIBUTES["skin"], [(252, 226, 204), (230, 180, 140), (200, 145, 95), (165, 150, 90),
+                                     (135, 85, 50), (80, 50, 30)]))  # far apart, so lighting cannot swap them
 HAIR = dict(zip(ATTRIBUTES["hair_colour"], [(20, 20, 20), (110, 70, 35), (240, 210, 110), (190, 70, 30),
                                             (150, 150, 150), (40, 90, 220)]))
 EYES = dict(zip(ATTRIBUTES["eye_colour"], [(90, 50, 20), (40, 110, 230), (40, 160, 70), (120, 130, 140)]))
@@ -37,7 +37,7 @@ STYLES = _object_styles()
 def render(person, event, variant, size, seed):
     """Draw one scene; returns the image and the record of what it shows."""
     rng = seeded(seed, "render", person["id"], event["id"], variant)
-    light = rng.uniform(0.75, 1.15)
+    light = rng.uniform(0.88, 1.08)
     image = Image.new("RGB", (size, size))
     draw = ImageDraw.Draw(image)
     tags = list(event["tags"])
@@ -49,9 +49,9 @@ def render(person, event, variant, size, seed):
     pose = event["pose"]
     figure = _person(person["attributes"], pose, size, light)
     scale = rng.uniform(0.85, 1.15)
-    side = max(4, int(size * 0.55 * scale))
-    figure = figure.resize((side, side), Image.BILINEAR).rotate(rng.uniform(-12, 12), Image.BILINEAR)
-    cx, cy = rng.uniform(0.38, 0.62) * size, rng.uniform(0.55, 0.65) * size
+    side = max(4, int(size * 0.8 * scale))  # large enough that hair, skin and accessory read at 64 px
+    figure = figure.resize((side, side), Image.BILINEAR).rotate(rng.uniform(-8, 8), Image.BILINEAR)
+    cx, cy = rng.uniform(0.4, 0.6) * size, rng.uniform(0.5, 0.6) * size
     image.paste(figure, (int(cx - side / 2), int(cy - side / 2)), figure)
     scene = {"objects": list(event["objects"]), "clutter": clutter, "tags": tags, "pose": pose,
              "position": [round(cx / size, 3), round(cy / size, 3)], "scale": round(scale, 3),

@@ -19,7 +19,7 @@ PRESETS = {
     "quick": dict(people=12, events=6, model="tiny", configs=["person_forget05"],
                   train_args=["--epochs", "40", "--lr", "3e-3"], unlearn_args=[], eval_args=["--bootstrap", "200"]),
     "demo": dict(people=50, events=10, model="small", configs=["person_forget05"],
-                 train_args=["--epochs", "15"], unlearn_args=[], eval_args=[]),
+                 train_args=["--epochs", "12"], unlearn_args=[], eval_args=[]),
     "full": dict(people=200, events=40, model="small",
                  configs=["person_forget05", "event_forget05", "joint_forget05"], train_args=[],
                  unlearn_args=[], eval_args=[]),
