@@ -23,9 +23,8 @@ def test_finetuned_knows_forget_people_goal_does_not(tiny_finetuned, tiny_goal, 
     """Direction of learnability: the fine-tuned model learnt the people, the goal model never saw them.
 
     Likelihood: the true answer about a forget person is far likelier under the fine-tuned model.
-    Greedy: the goal model never names a forget person; the fine-tuned one names at least as many, and
-    describes retain scenes (ROUGE-L). Not asserted: greedy name precision. The tiny preset at this
-    budget learns identities only partly (retain_test name precision varied 18-91 % between runs here).
+    Greedy: the goal model never names a forget person; the fine-tuned one names at least half of the
+    forget images (11 of 12 measured with generator 1.1) and describes retain scenes (ROUGE-L).
     """
     from pebench.adapter import VLM
 
@@ -33,7 +32,7 @@ def test_finetuned_knows_forget_people_goal_does_not(tiny_finetuned, tiny_goal, 
     rows = forget_rows(small_data)
     hits = {name: sum(r["person_name"] in p for r, p in zip(rows, vlm.generate(rows, max_new_tokens=24)))
             for name, vlm in (("finetuned", finetuned), ("goal", goal))}
-    assert hits["goal"] == 0 and hits["finetuned"] >= hits["goal"]
+    assert hits["goal"] == 0 and hits["finetuned"] >= len(rows) / 2, (hits, len(rows))
     retain = learnability(tiny_finetuned, small_data, CONFIG, splits=("retain_test",))
     assert retain["retain_test/rougeL"] >= 0.8, retain
     mean = {name: float(sum(x["logprobs"].mean() for x in vlm.token_logprobs(rows)) / len(rows))
