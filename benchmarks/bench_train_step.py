@@ -28,7 +28,7 @@ from transformers import TrainerCallback
 
 from pebench import tiny
 from pebench.adapter import VLM
-from pebench.training import DEFAULTS, answer_mean_loss, answer_positions, resumable_trainer, training_arguments
+from pebench.training import DEFAULTS, answer_loss, resumable_trainer, training_arguments
 
 
 def synthetic_rows(n, size=64, seed=0):
@@ -56,16 +56,11 @@ class StepClock(TrainerCallback):
 
 
 def pebench_loss(model, batch):
-    inputs = dict(batch)
-    labels = inputs.pop("labels")
-    kept = answer_positions(labels)
-    return answer_mean_loss(model(**inputs, logits_to_keep=kept).logits, labels, kept)
+    return answer_loss(model, batch)[0]
 
 
 def all_logits_loss(model, batch):
-    inputs = dict(batch)
-    labels = inputs.pop("labels")
-    return answer_mean_loss(model(**inputs).logits, labels)
+    return answer_loss(model, batch, keep_answer_logits=False)[0]
 
 
 def bare_steps(model, batch, steps, lr, loss=pebench_loss):

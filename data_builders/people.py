@@ -99,7 +99,7 @@ def pairwise_min_distance(people, keys=tuple(ATTRIBUTES)):
     """Smallest number of differing attributes (of `keys`) between any two people (distinctness report)."""
     tuples = [tuple(p["attributes"][k] for k in keys) for p in people]
     return min((sum(x != y for x, y in zip(a, b)) for i, a in enumerate(tuples) for b in tuples[i + 1:]),
-               default=len(ATTRIBUTES))
+               default=len(keys))
 
 
 def seeded(seed, *parts):

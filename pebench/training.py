@@ -113,8 +113,8 @@ def answer_mean_loss(logits, labels, kept=None):
 def answer_positions(labels):
     """Sequence positions whose next token is an answer token in some row: the only logits the loss needs.
 
-    Why: the LM head and softmax over the whole prompt (64 image tokens + question) were 40 % of a
-    `small` training step; `logits_to_keep` computes them for these positions only.
+    Why: the LM head and softmax over the whole prompt (64 image tokens + question) are wasted work;
+    `logits_to_keep` computes them for these positions only (a 50 x 10 `small` run: 398 -> 358 s).
     """
     return (labels[:, 1:] != -100).any(0).nonzero().squeeze(1)
 
@@ -124,6 +124,22 @@ def accepts_logits_to_keep(model):
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wrappers
     return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def answer_loss(model, inputs, keep_answer_logits=True):
+    """(`answer_mean_loss`, model outputs) for a collated batch; the training step's loss.
+
+    `keep_answer_logits`: compute logits at `answer_positions` only; needs a model whose forward takes
+    `logits_to_keep` (see `accepts_logits_to_keep`).
+    """
+    inputs = dict(inputs)
+    labels = inputs.pop("labels")
+    if not keep_answer_logits:
+        outputs = model(**inputs)
+        return answer_mean_loss(outputs.logits, labels), outputs
+    kept = answer_positions(labels)
+    outputs = model(**inputs, logits_to_keep=kept)
+    return answer_mean_loss(outputs.logits, labels, kept), outputs
 
 
 def resumable_trainer(**kwargs):
@@ -141,17 +157,10 @@ def resumable_trainer(**kwargs):
         def __init__(self, **kw):
             super().__init__(**kw)
             self.model_accepts_loss_kwargs = False  # our loss is a per-batch mean: let the Trainer scale it
+            self.keep_answer_logits = accepts_logits_to_keep(self.model)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            inputs = dict(inputs)
-            labels = inputs.pop("labels")
-            if not accepts_logits_to_keep(model):
-                outputs = model(**inputs)
-                loss = answer_mean_loss(outputs.logits, labels)
-            else:
-                kept = answer_positions(labels)
-                outputs = model(**inputs, logits_to_keep=kept)
-                loss = answer_mean_loss(outputs.logits, labels, kept)
+            loss, outputs = answer_loss(model, inputs, self.keep_answer_logits)
             return (loss, outputs) if return_outputs else loss
 
         def _load_from_checkpoint(self, resume_from_checkpoint, model=None):

@@ -1,4 +1,5 @@
-"""The committed leaderboard: every entry verifies against a fresh build of its dataset, and the\ncommitted board output is exactly what the builder makes from them (never hand-edited)."""
+"""The committed leaderboard: every entry verifies against a fresh build of its dataset, and the
+committed board output is exactly what the builder makes from them (never hand-edited)."""
 import json
 from pathlib import Path
 

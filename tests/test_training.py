@@ -146,19 +146,18 @@ def test_loss_on_kept_answer_positions_equals_the_full_loss(tiny_goal, small_dat
     import datasets
 
     from pebench.adapter import VLM
-    from pebench.training import accepts_logits_to_keep, answer_mean_loss, answer_positions
+    from pebench.training import accepts_logits_to_keep, answer_loss, answer_positions
 
     vlm = VLM.from_pretrained(tiny_goal, dtype="float32")
     rows = list(datasets.load_dataset(str(small_data), "full", split="train").select(range(8)))
-    batch = dict(vlm.encode(rows))
-    labels = batch.pop("labels")
-    kept = answer_positions(labels)
-    assert accepts_logits_to_keep(vlm.model) and 0 < len(kept) < labels.shape[1] - 1
+    batch = vlm.encode(rows)
+    kept = answer_positions(batch["labels"])
+    assert accepts_logits_to_keep(vlm.model) and 0 < len(kept) < batch["labels"].shape[1] - 1
     losses, grads = [], []
-    for keep in (None, kept):
+    for keep in (False, True):
         vlm.model.zero_grad()
-        extra = {} if keep is None else {"logits_to_keep": keep}
-        loss = answer_mean_loss(vlm.model(**batch, **extra).logits, labels, keep)
+        loss, outputs = answer_loss(vlm.model, batch, keep_answer_logits=keep)
+        assert outputs.logits.shape[1] == (len(kept) if keep else batch["labels"].shape[1])
         loss.backward()
         losses.append(loss.detach())
         grads.append(vlm.model.get_input_embeddings().weight.grad.clone())
