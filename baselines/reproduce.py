@@ -133,7 +133,9 @@ def write_table(out, configs):
 
 def _config_table(out, config):
     results = out / "results" / config
-    names = sorted(p.stem for p in results.glob("*.json") if p.stem not in ("finetuned", "goal"))
+    # Hidden files are `pebench demo`'s stage stamps, not results.
+    names = sorted(p.stem for p in results.glob("*.json")
+                   if not p.name.startswith(".") and p.stem not in ("finetuned", "goal"))
     columns = JOINT_COLUMNS if config.startswith("joint") else COLUMNS
     header = ["Method", *(c.replace("_", " ").capitalize() for c in columns), "Gen. after relearn",
               "Unlearn time (s)"]

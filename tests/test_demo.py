@@ -42,3 +42,5 @@ def test_quick_demo_runs_every_stage_and_builds_the_board(tmp_path):
     assert main(["demo", "--preset", "quick", "--out", str(out)]) == 0
     board = (out / "leaderboard" / "leaderboard.md").read_text()
     assert "0 refused" in board and "| goal" in board and "| ga" in board
+    raw = (out / "table.md").read_text()  # raw PEBench cells, one row per model
+    assert "| Finetune |" in raw and "| GA |" in raw and "| Goal |" in raw

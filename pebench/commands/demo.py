@@ -39,6 +39,7 @@ def add_arguments(parser):
 
 def run(args):
     from baselines import METHODS
+    from baselines.reproduce import write_table
     from pebench.cli import main as pebench
 
     preset = dict(PRESETS[args.preset])
@@ -64,9 +65,11 @@ def run(args):
     for config in configs:
         results[config] = _run_config(stage, out, data, config, base, finetuned, methods, preset, args.seed)
     board = _board(pebench, out, data, results)
+    raw = write_table(out, configs)  # PEBench's raw cells per model, read back from the result files
     minutes = (time.perf_counter() - started) / 60
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"\ndone in {minutes:.1f} min, peak memory {peak_gib:.2f} GiB\n  table: {board / 'leaderboard.md'}\n  page:  {board / 'index.html'}")
+    print(f"\ndone in {minutes:.1f} min, peak memory {peak_gib:.2f} GiB\n  table: {board / 'leaderboard.md'}"
+          f"\n  page:  {board / 'index.html'}\n  raw PEBench cells: {raw}")
     return 0
 
 
