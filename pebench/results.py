@@ -12,8 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from pebench.errors import UserError
-from pebench.schema import (EVENT_DESCRIPTION, FORGET_CONFIGS, FORGET_SPLITS, PERSON_NAME, PROFILE_TASKS,
-                            WORLD_OBJECT)
+from pebench.schema import (EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME, PROFILE_TASKS, WORLD_OBJECT,
+                            splits_of)
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
@@ -92,7 +92,7 @@ def source_of(config, split):
     """(dataset config, split) holding the rows of a record split, or None for an unknown split."""
     if split in EXTRA_SPLITS:
         return EXTRA_SPLITS[split]
-    return (config, split) if split in FORGET_SPLITS else None
+    return (config, split) if split in splits_of(config) else None
 
 
 def metadata(data_dir):
@@ -135,7 +135,7 @@ def _references(data_dir, config):
     events = {_key(row, "event_id"): row for row in load_rows(data_dir, "events", "train")}
     people = {_key(row, "person_id"): row for row in load_rows(data_dir, "people", "train")}
     refs = {}
-    for split in (*[s for s in FORGET_SPLITS if s != "retain_train"], *EXTRA_SPLITS):
+    for split in (*[s for s in splits_of(config) if s != "retain_train"], *EXTRA_SPLITS):
         for row in load_rows(data_dir, *source_of(config, split)):
             refs[(split, row["id"])] = reference_of(row, events, people)
     return refs

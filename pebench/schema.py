@@ -39,6 +39,12 @@ FORGET_CONFIGS = {
     "joint_forget05": ("joint", 5),
 }
 OTHER_CONFIGS = ("full", "world", "holdout", "people", "events")
+
+
+def splits_of(config):
+    """The splits a forget config holds: an event target forgets no person, so it has no `forget_profile`."""
+    event_only = FORGET_CONFIGS[config][0] == "event"
+    return tuple(s for s in FORGET_SPLITS if not (event_only and s == "forget_profile"))
 CONFIGS = ("full", *FORGET_CONFIGS, "world", "holdout", "people", "events")
 
 QA_FEATURES = datasets.Features(

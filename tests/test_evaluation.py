@@ -78,6 +78,19 @@ def test_records_cover_every_row_and_hold_what_metrics_need(scored, small_data):
     assert all(scored["ci95"][k][0] <= scored["ci95"][k][1] for k in results.HEADLINE)
 
 
+@pytest.mark.parametrize("config, cells", [
+    ("event_forget05", ("efficacy", "generality", "retain", "scope", "world")),
+    ("joint_forget05", ("person_efficacy", "event_efficacy", "person_retain", "event_retain", "leakage")),
+])
+def test_event_and_joint_targets_evaluate_and_recompute(small_data, tiny_finetuned, config, cells):
+    """Every target scores end to end; an event target has no profile facts to leak (found on a full run)."""
+    result = evaluate(small_data, config, tiny_finetuned, **FAST)
+    assert all(c in result["aggregates"] for c in cells), sorted(result["aggregates"])
+    has_profile = any(r["split"] == "forget_profile" for r in result["records"])
+    assert has_profile == config.startswith("joint")
+    assert results.recompute(result, small_data)["aggregates"] == result["aggregates"]
+
+
 def test_scoring_is_deterministic_and_reference_is_cached(scored, tiny_finetuned, cache):
     cached = [json.loads(p.read_text()) for p in Path(cache).glob(f"{Path(tiny_finetuned).name}-*.json")]
     assert len(cached) == 1  # the fine-tuned reference, computed once
