@@ -3,7 +3,7 @@
 Rows are stored once, in shards keyed by (task family, person group, event group, fold, visibility); a
 config's split is a union of shards, so no row is written twice however many configs there are.
 """
-from pebench.schema import FORGET_CONFIGS
+from pebench.schema import FORGET_CONFIGS, splits_of
 
 PERSON_GROUPS = ("f01", "f05", "f10", "rest", "hold")  # nested ranks: f01 ⊂ forget05 = f01+f05 ⊂ ...
 EVENT_GROUPS = ("f05", "f10", "f20", "rest")
@@ -84,7 +84,7 @@ def forget_splits(config, shards):
         + [k for k in shards if k[0] == "profile" and k[1] not in (*fp, "hold")] + [("world", "train")],
         "retain_test": [k for k in qa if k[3] == "probe" and k[4] == "seen"],
     }
-    if fp:
+    if "forget_profile" in splits_of(config):  # the schema's rule: not for event targets
         splits["forget_profile"] = [k for k in shards if k[0] == "profile" and k[1] in fp]
     return splits
 

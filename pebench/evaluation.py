@@ -150,13 +150,13 @@ def score_model(model, rows, target, batch_size=32, max_new_tokens=48, progress=
     tasks = {"person": (PERSON_NAME,), "event": (EVENT_DESCRIPTION,)}.get(target, (PERSON_NAME, EVENT_DESCRIPTION))
     records = {split: [{"id": r["id"], "split": split, "task": r["task"], "prediction": None} for r in split_rows]
                for split, split_rows in rows.items()}
-    generated = [(s, i) for s in SPLITS if s in rows and s != "holdout" for i in range(len(rows[s]))]
+    generated = [(s, i) for s, split_rows in rows.items() if s != "holdout" for i in range(len(split_rows))]
     predictions = _batched(lambda chunk: vlm.generate(chunk, max_new_tokens=max_new_tokens, batch_size=batch_size),
                            [rows[s][i] for s, i in generated], batch_size, progress, "generate")
     for (s, i), text in zip(generated, predictions):
         records[s][i]["prediction"] = text
     _likelihoods(vlm, rows, records, tasks, batch_size, progress)
-    return [record for split in SPLITS if split in records for record in records[split]]
+    return [record for split_records in records.values() for record in split_records]  # load_splits order
 
 
 def _likelihoods(vlm, rows, records, tasks, batch_size, progress):
