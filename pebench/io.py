@@ -58,3 +58,8 @@ def atomic_write_text(path, text):
 def atomic_write_json(path, obj):
     """Deterministic JSON (sorted keys, fixed indent) written atomically."""
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def portable_path(path, start):
+    """`path` relative to the folder `start` (posix separators): cards and results hold no absolute paths."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()

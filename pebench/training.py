@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from pebench.errors import UserError
-from pebench.io import atomic_dir, atomic_write_json, check_output_dir
+from pebench.io import atomic_dir, atomic_write_json, check_output_dir, portable_path
 from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME
 
 CARD = "pebench_train.json"
@@ -207,10 +207,11 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     trained = trainer.model.merge_and_unload() if lora else trainer.model
     card = {
-        "config": config, "subset": subset, "seed": seed, "model": str(model), "model_kind": kind,
+        "config": config, "subset": subset, "seed": seed, "model_kind": kind,
+        "model": portable_path(model, out) if kind == "checkpoint" else str(model),
         "lora_rank": lora, "training": settings, "rows": len(rows), "steps": trainer.state.global_step,
         "parameters": sum(p.numel() for p in trained.parameters()),
-        "dataset": {"dir": str(data_dir), "fingerprint": _fingerprint(data_dir)},
+        "dataset": {"fingerprint": _fingerprint(data_dir)},  # the fingerprint names the data, not a path
         "resumed_from": last.name if last else None, "wall_time_s": round(time.time() - start, 2),
         "final_loss": _final_loss(trainer.state.log_history), "train_loss": round(result.training_loss, 6),
         "versions": versions(),

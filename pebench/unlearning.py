@@ -16,7 +16,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 from baselines import METHODS
 from baselines._common import hparams_of, needs_of, prepare_of, sequence_nll, split_hparams
 from pebench.errors import UserError
-from pebench.io import atomic_dir, atomic_write_json
+from pebench.io import atomic_dir, atomic_write_json, portable_path
 from pebench.schema import FORGET_CONFIGS, PERSON_NAME
 
 CARD = "unlearning.json"
@@ -320,7 +320,7 @@ def _relearn_into(vlm, data_dir, config, out, train, seed, workdir):
     curve, stop, model = fit(vlm, relearn_loss, {}, None, rows, None, probes, train, seed, workdir,
                              train["relearn_steps"], train["relearn_lr"])
     card = {"method": "relearn", "attack": "relearn", "steps": train["relearn_steps"], "lr": train["relearn_lr"],
-            "dataset": {"dir": str(data_dir), "config": config, "fingerprint": fingerprint(data_dir)},
+            "dataset": {"config": config, "fingerprint": fingerprint(data_dir)},
             "rows": [r["id"] for r in rows], "seed": seed, "curve": curve.curve, "stop": stop,
             "wall_time_s": round(time.time() - start, 3)}
     save(vlm, model, out, card)
@@ -397,8 +397,8 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     card = {
         "method": method, "hparams": hparams, "training": train, "seed": seed,
         "steps": stop.get("kept_step", train["steps"]), "stop": stop, "curve": curve.curve,
-        "forget_rows": len(rows), "model": str(model),
-        "dataset": {"dir": str(data_dir), "config": config, "fingerprint": fingerprint(data_dir)},
+        "forget_rows": len(rows), "model": portable_path(model, out),
+        "dataset": {"config": config, "fingerprint": fingerprint(data_dir)},
         "wall_time_s": round(time.time() - start, 3),
     }
     with atomic_dir(out, overwrite) as tmp:

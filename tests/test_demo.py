@@ -1,4 +1,8 @@
-"""The one-command demo: stage caching, resumption, bad input; the whole quick run is a slow test."""
+"""The one-command demo: stage caching, resumption after a kill, a second run, bad input."""
+import subprocess
+import sys
+import time
+
 import pytest
 
 from pebench.cli import main
@@ -44,3 +48,45 @@ def test_quick_demo_runs_every_stage_and_builds_the_board(tmp_path):
     assert "0 refused" in board and "| goal" in board and "| ga" in board
     raw = (out / "table.md").read_text()  # raw PEBench cells, one row per model
     assert "| Finetune |" in raw and "| GA |" in raw and "| Goal |" in raw
+
+
+def _demo(out, *extra):
+    return [sys.executable, "-m", "pebench", "--threads", "1", "demo", "--preset", "quick", "--methods", "ga",
+            "--out", str(out), *extra]
+
+
+def _folder_bytes(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_killed_demo_resumes_and_a_finished_one_reruns_in_seconds(tmp_path):
+    """Kill after the first model, resume to the end, then a second run skips every stage, same board."""
+    out = tmp_path / "run"
+    first = subprocess.Popen(_demo(out), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    for line in first.stderr:
+        if line.startswith("[done] train fine-tuned model"):
+            first.kill()
+            break
+    first.wait()
+    assert first.returncode != 0 and not (out / "leaderboard").exists()
+
+    resumed = subprocess.run(_demo(out), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "[skip] build data" in resumed.stderr and "[skip] train fine-tuned model" in resumed.stderr
+    assert "[done] build the leaderboard" in resumed.stderr
+    board = _folder_bytes(out / "leaderboard")
+    assert "leaderboard.md" in board and "index.html" in board
+
+    start = time.perf_counter()
+    again = subprocess.run(_demo(out), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    assert again.returncode == 0, again.stderr[-2000:]
+    stages = resumed.stderr.count("[run]") + resumed.stderr.count("[skip]")
+    assert "[run]" not in again.stderr and again.stderr.count("[skip]") == stages
+    assert "leaderboard.md" in again.stdout and "index.html" in again.stdout  # says where the board is
+    assert _folder_bytes(out / "leaderboard") == board
+    assert seconds < 30
+    cards = [*out.glob("models/**/pebench_train.json"), *out.glob("models/**/unlearning.json"),
+             *out.glob("results/**/[!.]*.json")]  # hidden files are the demo's stage stamps
+    assert len(cards) >= 6 and not [c for c in cards if str(tmp_path) in c.read_text()]  # no absolute paths
+

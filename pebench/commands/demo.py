@@ -4,13 +4,16 @@ Every stage is an ordinary `pebench` sub-command run in this process. A stage wh
 with the same key (its arguments plus the dataset fingerprint) is skipped, so an interrupted run resumes
 where it stopped and a finished one re-runs in seconds.
 """
+import hashlib
 import json
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from pebench.errors import UserError
+from pebench.io import atomic_write_text
 from pebench.schema import FORGET_CONFIGS
 
 # Sizes per preset. `quick` proves every stage works in minutes; `demo` is the README's main job;
@@ -97,10 +100,16 @@ def _run_config(stage, out, data, config, base, finetuned, methods, preset, seed
 
 
 def _run_stage(pebench, name, argv, output, key):
-    """Run one CLI stage unless `output` already carries a stamp with the same key.
+    """Run one CLI stage unless `output` already carries a stamp with the same key (see `_cached`)."""
+    replace = Path(output).is_dir() and argv[0] in ("build", "train", "unlearn")
+    _cached(name, output, key, lambda: pebench([*argv, "--overwrite"] if replace else argv))
+
+
+def _cached(name, output, key, work):
+    """Call `work()` (it returns an exit code) unless `output` exists beside a stamp with the same key.
 
     The stamp is written only after the stage succeeded, so an interrupted stage runs again; a stale
-    output (other key) is replaced with `--overwrite` where the command has that flag.
+    output (other key) is replaced by the stage itself.
     """
     output = Path(output)
     stamp = output.parent / f".{output.name}{STAMP}"
@@ -109,27 +118,37 @@ def _run_stage(pebench, name, argv, output, key):
         return
     print(f"[run]  {name}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    replace = output.is_dir() and argv[0] in ("build", "train", "unlearn")
-    code = pebench([*argv, "--overwrite"] if replace else argv)
+    code = work()
     if code:
         raise UserError(f"stage '{name}' failed (exit {code}); run the same command again to resume")
-    stamp.write_text(json.dumps(key))
+    atomic_write_text(stamp, json.dumps(key))
     print(f"[done] {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
 def _board(pebench, out, data, results):
-    """Package every result as a submission (fresh folder each run) and build the leaderboard."""
-    import shutil
+    """Package every result as a submission and build the board: a stage keyed by the results' bytes.
 
+    When any result changed, the submissions are packaged afresh and the board replaced atomically.
+    """
     submissions, board = out / "submissions", out / "leaderboard"
-    shutil.rmtree(submissions, ignore_errors=True)
-    for config, by_model in results.items():
-        for name, result in by_model.items():
-            if pebench(["submit", str(result), "--name", f"{name} (demo)", "--out", str(submissions)]):
-                raise UserError(f"could not package {result} as a submission")
-    if pebench(["leaderboard", "--submissions", str(submissions), "--data", str(data), "--out", str(board)]):
-        raise UserError("the leaderboard could not be built")
+    files = sorted(path for by_model in results.values() for path in by_model.values())
+    key = ["leaderboard", _fingerprint(data), *[[p.relative_to(out).as_posix(), _sha256(p)] for p in files]]
+
+    def build():
+        shutil.rmtree(submissions, ignore_errors=True)
+        for by_model in results.values():
+            for name, result in by_model.items():
+                if pebench(["submit", str(result), "--name", f"{name} (demo)", "--out", str(submissions)]):
+                    return 2
+        return pebench(["leaderboard", "--submissions", str(submissions), "--data", str(data), "--out", str(board),
+                        "--overwrite"])
+
+    _cached("build the leaderboard", board, key, build)
     return board
+
+
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _fingerprint(data):
