@@ -1,7 +1,8 @@
 """Unlearning baselines: one file per method, each a loss registered by its lowercase acronym.
 
-`METHODS.get("ga")` returns the loss function; `METHODS.names()` lists them (`pebench unlearn --list`).
+The registry lives in the core (`pebench.methods.METHODS`, package "baselines"): `METHODS.get("ga")`
+returns the loss function; `METHODS.names()` lists them (`pebench unlearn --list`).
 """
-from pebench.registry import Registry
+from pebench.methods import METHODS
 
-METHODS = Registry("method", "baselines")
+__all__ = ["METHODS"]

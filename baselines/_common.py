@@ -1,87 +1,20 @@
-"""Loss helpers shared by the unlearning methods.
+"""Loss helpers shared by the unlearning methods (the protocol itself is `pebench.methods`).
 
-An encoded batch (`VLM.encode(...)`) holds the model inputs plus, on the forget side, two optional
-extras the helpers remove before `model(**batch)`: `refusal` (the same rows encoded with a refusal
-answer) and `is_person` (bool per row, for joint person+event balancing). Every log-likelihood here is
-over answer tokens only (labels != -100), next-token shifted.
+An encoded batch (`VLM.encode(...)`) holds the model inputs plus, on the forget side, the method's
+extra fields under `"fields"` (`pebench.methods.batch_fields`), which `forward` leaves out. Every
+log-likelihood here is over answer tokens only (labels != -100), next-token shifted
+(`pebench.nll.answer_token_nll`).
 """
-import inspect
-import sys
-
 import torch
 
 from pebench.errors import UserError
-
-EXTRA_KEYS = ("refusal", "is_person")
-
-
-def requires(*needs):
-    """Declare what a method needs besides the forget batch: "ref", "retain", "refusal".
-
-    A single callable `needs(hparams) -> set` may be given instead when the needs depend on hparams.
-    """
-
-    def mark(fn):
-        fn.needs = needs[0] if len(needs) == 1 and callable(needs[0]) else frozenset(needs)
-        return fn
-
-    return mark
-
-
-def needs_of(loss, hparams):
-    """The set of inputs `loss` needs under `hparams` (see `requires`)."""
-    needs = getattr(loss, "needs", frozenset())
-    return set(needs(hparams) if callable(needs) else needs)
-
-
-def prepare_of(loss):
-    """The optional `prepare(model, ref, forget_rows, seed, **hparams) -> forget_rows` beside a method.
-
-    It runs once before training: it may freeze parameters or resample the forget rows (a list of dicts
-    or a `datasets.Dataset`); it returns the rows to train on.
-    """
-    return getattr(sys.modules[loss.__module__], "prepare", None)
-
-
-def _defaults(fn, skip):
-    return {
-        k: p.default
-        for k, p in inspect.signature(fn).parameters.items()
-        if k not in skip and p.default is not inspect.Parameter.empty
-    }
-
-
-def hparams_of(loss):
-    """A method's hyper-parameters and their defaults: the keyword defaults of its loss and prepare."""
-    hp = _defaults(loss, ("model", "forget", "retain", "ref"))
-    prepare = prepare_of(loss)
-    if prepare is not None:
-        hp.update(_defaults(prepare, ("model", "ref", "forget_rows", "seed")))
-    return hp
-
-
-def split_hparams(loss, hparams):
-    """(loss kwargs, prepare kwargs) from one flat hparams dict; a key may belong to both."""
-    prepare = prepare_of(loss)
-    own = inspect.signature(loss).parameters
-    prep = inspect.signature(prepare).parameters if prepare is not None else {}
-    return {k: v for k, v in hparams.items() if k in own}, {k: v for k, v in hparams.items() if k in prep}
-
-
-def summary(loss):
-    """First docstring line: what `pebench unlearn --list` prints."""
-    return (loss.__doc__ or "").strip().splitlines()[0] if loss.__doc__ else ""
-
-
-def model_inputs(batch):
-    """The batch without the extras, ready for `model(**...)`."""
-    return {k: v for k, v in batch.items() if k not in EXTRA_KEYS}
+from pebench.methods import batch_field, model_inputs
+from pebench.nll import answer_token_nll, per_answer_mean
 
 
 def refusal_batch(forget):
-    if forget.get("refusal") is None:
-        raise UserError("this method needs refusal answers, but the forget batch has none")
-    return forget["refusal"]
+    """The forget rows encoded with refusal answers (the method must `@requires("refusal")`)."""
+    return batch_field(forget, "refusal")
 
 
 def forward(model, batch, **kwargs):
@@ -100,21 +33,13 @@ def nll_from_logits(logits, labels):
 
 def answer_nll(logits, labels):
     """Per-token NLL [B, T-1] (zero where masked) from logits [B, T, V] and labels [B, T]."""
-    logits, labels = logits[:, :-1].float(), labels[:, 1:]
-    mask = labels != -100
-    logp = torch.log_softmax(logits, dim=-1)
-    picked = torch.gather(logp, 2, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return -picked * mask
+    return answer_token_nll(logits, labels)[0]
 
 
 def sequence_nll(model, batch, mean=False):
     """Per-row answer NLL [B]: the sum over answer tokens, or the per-token mean if `mean`."""
-    labels = batch["labels"]
-    token_nll = answer_nll(forward(model, batch).logits, labels)
-    total = token_nll.sum(dim=1)
-    if mean:
-        return total / (labels[:, 1:] != -100).sum(dim=1).clamp(min=1)
-    return total
+    nll, mask = answer_token_nll(forward(model, batch).logits, batch["labels"])
+    return per_answer_mean(nll, mask) if mean else nll.sum(dim=1)
 
 
 def sequence_nll_ref(ref, batch, mean=False):

@@ -4,7 +4,8 @@ import random
 import torch
 
 from baselines import METHODS
-from baselines._common import need_ref, requires, retain_loss, sequence_nll
+from baselines._common import need_ref, retain_loss, sequence_nll
+from pebench.methods import batch_fields, requires
 
 
 def prepare(model, ref, forget_rows, seed):
@@ -27,12 +28,18 @@ def _cycled(rows, size, rng):
     return [rows[order[i % len(rows)]] for i in range(size)]
 
 
+def is_person(vlm, rows):
+    """Bool per forget row: does it ask for a person (else an event)? The loss balances the two groups."""
+    return torch.tensor([row["task"] == "person_name" for row in rows])
+
+
 def _needs(hparams):
     return {"retain", "ref"} if hparams.get("retain_term", "nll") == "kl" else {"retain"}
 
 
 @METHODS.register("bgd")
 @requires(_needs)
+@batch_fields(is_person=is_person)
 def loss(model, forget, retain, ref=None, retain_term="nll", person_weight=0.5, retain_weight=1.0):
     """Balanced Gradient Difference: GD (or KL) whose forget term weighs people and events equally.
 
@@ -46,11 +53,9 @@ def loss(model, forget, retain, ref=None, retain_term="nll", person_weight=0.5, 
     `retain_weight`. Data balance: `prepare` oversamples the smaller group to the larger's size.
     """
     per_row = sequence_nll(model, forget, mean=True)
-    is_person = forget.get("is_person")
-    if is_person is None:
-        is_person = torch.ones_like(per_row, dtype=torch.bool)
-    is_person = is_person.to(per_row.device).bool()
-    groups = [(person_weight, per_row[is_person]), (1 - person_weight, per_row[~is_person])]
+    person = (forget.get("fields") or {}).get("is_person")
+    person = torch.ones_like(per_row, dtype=torch.bool) if person is None else person.to(per_row.device).bool()
+    groups = [(person_weight, per_row[person]), (1 - person_weight, per_row[~person])]
     present = [(w, g) for w, g in groups if g.numel()]
     total = sum(w for w, _ in present)
     forget_term = sum(w * g.mean() for w, g in present) / total

@@ -2,7 +2,8 @@
 import torch.nn.functional as F
 
 from baselines import METHODS
-from baselines._common import need_ref, refusal_batch, requires, retain_loss, sequence_nll, sequence_nll_ref
+from baselines._common import need_ref, refusal_batch, retain_loss, sequence_nll, sequence_nll_ref
+from pebench.methods import requires
 
 
 @METHODS.register("dpo")

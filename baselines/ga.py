@@ -1,6 +1,7 @@
 """GA: gradient ascent on the forget answers."""
 from baselines import METHODS
-from baselines._common import nll, requires
+from baselines._common import nll
+from pebench.methods import requires
 
 
 @METHODS.register("ga")

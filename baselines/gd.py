@@ -1,6 +1,7 @@
 """GD: gradient ascent on forget plus NLL on retain."""
 from baselines import METHODS
-from baselines._common import nll, requires, retain_loss
+from baselines._common import nll, retain_loss
+from pebench.methods import requires
 
 
 @METHODS.register("gd")

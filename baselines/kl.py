@@ -1,6 +1,7 @@
 """KL: gradient ascent on forget plus KL to the fine-tuned model on retain."""
 from baselines import METHODS
-from baselines._common import need_ref, nll, requires, retain_loss
+from baselines._common import need_ref, nll, retain_loss
+from pebench.methods import requires
 
 
 @METHODS.register("kl")

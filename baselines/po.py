@@ -1,6 +1,7 @@
 """PO: fine-tune the forget questions toward refusal answers, plus retain NLL."""
 from baselines import METHODS
-from baselines._common import nll, refusal_batch, requires, retain_loss
+from baselines._common import nll, refusal_batch, retain_loss
+from pebench.methods import requires
 
 
 @METHODS.register("po")

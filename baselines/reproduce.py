@@ -15,10 +15,6 @@ import time
 from pathlib import Path
 
 TARGET_CONFIGS = ("person_forget05", "event_forget05", "joint_forget05")
-COLUMNS = ("efficacy", "generality", "retain", "scope", "world")
-# The joint target has a person block and an event block (`person_...`, `event_...`), as in PEBench Table 2.
-JOINT_COLUMNS = tuple(f"{kind}_{cell}" for kind in ("person", "event") for cell in ("efficacy", "generality", "retain"))
-JOINT_COLUMNS += ("world",)
 # Table 2 of PEBench: BGD on top of GD and of KL for the joint target ("bgd" is GD+BGD).
 VARIANTS = {"bgd_kl": ("bgd", {"retain_term": "kl"})}
 
@@ -50,8 +46,9 @@ def _parser():
 
 
 def run(args):
-    from baselines import METHODS
     from pebench.commands.unlearn import parse_sets
+    from pebench.methods import METHODS
+    from pebench.report import write_table
 
     out = Path(args.out)
     methods = args.methods or METHODS.names()
@@ -113,54 +110,6 @@ def _evaluate(args, config, model, result_path, method, hparams, refs):
                       progress=False)
     atomic_write_json(result_path, result)
     print(f"[reproduce] {config} {method}: evaluated in {time.time() - start:.1f} s", flush=True)
-
-
-# ------------------------------------------------------------------------------------------ table
-def write_table(out, configs):
-    """OUT/table.md from the result files and unlearning cards under `out` (nothing is recomputed)."""
-    from pebench.io import atomic_write_text
-
-    parts = ["# Reproduction of PEBench Table 1 (and Table 2 for the joint target)", "",
-             "Numbers are read from the result files under `results/` (higher is better everywhere; scales as "
-             "in PEBench v1). *Gen. after relearn*: generality of the model after the relearning attack "
-             "(`relearn/`); recovery = Generality - this. *Unlearn time*: the training loop's wall time from "
-             "the model's `unlearning.json`.", ""]
-    for config in configs:
-        parts += _config_table(Path(out), config)
-    atomic_write_text(Path(out) / "table.md", "\n".join(parts) + "\n")
-    return Path(out) / "table.md"
-
-
-def _config_table(out, config):
-    results = out / "results" / config
-    # Hidden files are `pebench demo`'s stage stamps, not results.
-    names = sorted(p.stem for p in results.glob("*.json")
-                   if not p.name.startswith(".") and p.stem not in ("finetuned", "goal"))
-    columns = JOINT_COLUMNS if config.startswith("joint") else COLUMNS
-    header = ["Method", *(c.replace("_", " ").capitalize() for c in columns), "Gen. after relearn",
-              "Unlearn time (s)"]
-    lines = [f"## {config}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name in ("finetuned", *names, "goal"):
-        path = results / f"{name}.json"
-        if path.is_file():
-            lines.append(_row(out, config, name, json.loads(path.read_text()), columns))
-    return lines + [""]
-
-
-def _row(out, config, name, result, columns):
-    label = {"finetuned": "Finetune", "goal": "Goal"}.get(name, name.upper().replace("_KL", " (KL+BGD)"))
-    cells = [_fmt(result["aggregates"].get(c)) for c in columns]
-    relearned = out / "relearn" / config / f"{name}.json"
-    cells.append(_fmt(json.loads(relearned.read_text())["aggregates"].get("generality")) if relearned.is_file() else "")
-    card = out / "models" / config / name / "unlearning.json"
-    cells.append(f"{json.loads(card.read_text())['wall_time_s']:.1f}" if card.is_file() else "")
-    return "| " + " | ".join([label, *cells]) + " |"
-
-
-def _fmt(value):
-    if value is None:
-        return ""
-    return f"{value:.2f}"
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 import torch
 
 from baselines import METHODS
-from baselines._common import forward, need_ref, requires
+from baselines._common import forward, need_ref
+from pebench.methods import requires
 
 
 def decoder_layers(model):
@@ -49,7 +50,7 @@ def answer_states(model, batch, layer):
 
 @METHODS.register("rmu")
 @requires("retain", "ref")
-def loss(model, forget, retain, ref=None, layer=None, steering=2.0, retain_weight=1.0, direction_seed=0):
+def loss(model, forget, retain, ref=None, layer=None, steering=8.0, retain_weight=1.0, direction_seed=0):
     """Representation Misdirection for Unlearning on one decoder layer.
 
     Paper: Li et al., "The WMDP Benchmark: Measuring and Reducing Malicious Use with Unlearning"
@@ -57,7 +58,9 @@ def loss(model, forget, retain, ref=None, layer=None, steering=2.0, retain_weigh
     positions predicting answer tokens, u a fixed random unit vector, c = `steering`:
     L = mean ||h^l_theta(x_f) - c u||^2 + alpha * mean ||h^l_theta(x_r) - h^l_ref(x_r)||^2,
     alpha = `retain_weight`; squared norms are averaged over hidden units. `prepare` restricts training
-    to the MLPs of the three layers ending at `layer`.
+    to the MLPs of the three layers ending at `layer`. Defaults: c = 8 for the tiny CPU models, whose
+    small hidden sizes need a larger coefficient (WMDP on zephyr-7b: c = 6.5, alpha = 1200, layer 7 of
+    32); `layer` None = the middle decoder layer.
     """
     need_ref(ref, "rmu")
     index = chosen_layer(model, layer)

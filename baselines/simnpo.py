@@ -2,7 +2,8 @@
 import torch.nn.functional as F
 
 from baselines import METHODS
-from baselines._common import requires, retain_loss, sequence_nll
+from baselines._common import retain_loss, sequence_nll
+from pebench.methods import requires
 
 
 @METHODS.register("simnpo")

@@ -2,7 +2,8 @@
 import torch
 
 from baselines import METHODS
-from baselines._common import forward, kl_from_logits, need_ref, nll_from_logits, refusal_batch, requires, retain_loss
+from baselines._common import forward, kl_from_logits, need_ref, nll_from_logits, refusal_batch, retain_loss
+from pebench.methods import requires
 
 
 def prepare(model, ref, forget_rows, seed, images_per_target=1):

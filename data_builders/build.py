@@ -12,16 +12,17 @@ from io import BytesIO
 from pathlib import Path
 
 from data_builders import qa
+from data_builders.catalogue import OBJECTS
 from data_builders.events import make_events
 from data_builders.people import make_people, pairwise_min_distance, seeded
 from data_builders.renderers import RENDERERS
 from data_builders.splits import assign, config_targets, forget_splits, other_splits
 from pebench import schema
+from pebench.data import metadata
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json
 
 GENERATOR_VERSION = "1.1"  # 1.1: larger figures, spread skin tones, salient identity distance
-FAMILY = {"name": qa.name_row, "desc": qa.description_row}
 
 
 def build(out, people=200, events=40, variants=2, image_size=64, seed=0, renderer="procedural",
@@ -51,10 +52,7 @@ def build(out, people=200, events=40, variants=2, image_size=64, seed=0, rendere
 
 def read_metadata(path):
     """The `metadata.json` of a dataset folder (seed, sizes, per-config targets, fingerprint)."""
-    file = Path(path) / "metadata.json"
-    if not file.is_file():
-        raise UserError(f"{path} is not a pebench dataset folder (no metadata.json); build one with `pebench build`")
-    return json.loads(file.read_text())
+    return metadata(path)
 
 
 def _check_sizes(people, events, variants, image_size):
@@ -137,8 +135,6 @@ def _other_events(events, event, seed, count=3):
 
 def _pope_negatives(scene, plan, rng):
     """One present object and one absent object: random, popular or adversarial (POPE's three kinds)."""
-    from data_builders.renderers.procedural import STYLES
-
     shown = set(scene["objects"]) | set(scene["clutter"])
     present = rng.choice(sorted(shown))
     kind = rng.choice(["random", "popular", "adversarial"])
@@ -148,7 +144,7 @@ def _pope_negatives(scene, plan, rng):
             counts[obj] += 1
             if present in event["objects"]:
                 cooccur[obj] += 1
-    absent_pool = sorted(set(STYLES) - shown)
+    absent_pool = sorted(set(OBJECTS) - shown)
     if kind == "popular":
         absent_pool = sorted(absent_pool, key=lambda o: (-counts[o], o))[:5]
     elif kind == "adversarial":

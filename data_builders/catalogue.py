@@ -186,6 +186,9 @@ EVENTS = [
 # Objects a scene may show without belonging to its event (clutter; also POPE negatives).
 CLUTTER = ("umbrella", "dog", "ball", "plant pot", "clock", "backpack", "book", "lamp", "bird", "flower")
 
+# Every object a scene can show (event objects and clutter): what POPE's absent objects are drawn from.
+OBJECTS = tuple(sorted({o for event in EVENTS for o in event[3]} | set(CLUTTER)))
+
 # Visual identity attributes (the tuple that makes a person recognisable) and how the sentence names them.
 ATTRIBUTES = {
     "face_shape": ["round", "oval", "square", "long"],

@@ -122,7 +122,7 @@ def build_board(submissions, data, out=None, overwrite=False, max_bytes=entries.
     board = {
         "title": TITLE,
         "dataset": {"fingerprint": fingerprint, "official": official["name"] if official else None},
-        "overall_metrics": list(scores.OVERALL_METRICS),
+        "overall_metrics": list(scores.overall_metrics()),
         "groups": group_rows(rows),
         "refused": refused,
         "counts": {"verified": len(rows), "refused": len(refused)},

@@ -17,8 +17,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SCORED_SPLITS = ("forget_train", "forget_test", "forget_unseen", "scope", "forget_profile", "retain_test",
-                 "world")
 REFUSAL = "I cannot say."
 # name, method, forget rows answered wrong, every n-th retain row wrong (0: none), scope/world wrong too
 ENTRIES = (
@@ -31,12 +29,14 @@ ENTRIES = (
 
 def synthetic_result(data_dir, config, method, forgets, wrong_every=0, hurts_other=False, reference=None):
     """A recomputed result from fixed predictions on every scored row of `config` (see module doc)."""
-    from pebench import results
-    from pebench.schema import FORGET_CONFIGS
+    from pebench import data, results
+    from pebench.evaluation import record_plan
+    from pebench.schema import FORGET_CONFIGS, source_of
 
     records = []
-    for split in SCORED_SPLITS:
-        rows = sorted(results.load_rows(data_dir, *results.source_of(config, split)), key=lambda r: r["id"])
+    generated = [split for split, fields in record_plan(config).items() if "prediction" in fields]
+    for split in generated:
+        rows = sorted(data.load_rows(data_dir, *source_of(config, split)), key=lambda r: r["id"])
         for i, row in enumerate(rows):  # by id: the order a split loads in is not part of the contract
             wrong = (forgets and split.startswith("forget")) or (hurts_other and split in ("scope", "world")
                                                                   and i % 4 == 1)
@@ -46,7 +46,7 @@ def synthetic_result(data_dir, config, method, forgets, wrong_every=0, hurts_oth
     result = {"schema_version": results.SCHEMA_VERSION, "pebench_version": "0.1.0",
               "model": {"id": f"synthetic/{method}", "method": method, "hparams": {}, "seed": 0},
               "dataset": {"config": config, "target": FORGET_CONFIGS[config][0],
-                          "fingerprint": results.metadata(data_dir)["fingerprint"], "seed": 0},
+                          "fingerprint": data.fingerprint(data_dir), "seed": 0},
               "eval": {"seed": 0, "judge": "keyword_rouge", "bootstrap": 200, "max_new_tokens": 48},
               "versions": {}, "records": records, "reference": reference or {}, "aggregates": {},
               "ci95": {}, "normalized": {}}

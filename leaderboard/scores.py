@@ -14,7 +14,8 @@ that collapsed retain from 96 to 21 would get +66. The overall score therefore u
     forget metrics:  score = clip(normalized, 0, 1)
     keep metrics:    score = clip(value / goal, 0, 1)      (share of the goal model's utility kept)
 
-The **overall score** is the harmonic mean of the five scores (efficacy, generality, retain, scope,
+Which column is a forget or a keep metric is declared by its cell (`pebench.metrics`, `board=`).
+The **overall score** is the harmonic mean of the column scores (efficacy, generality, retain, scope,
 world). It is pulled towards the weakest one, so forgetting everything while destroying the retain set (a
 pattern PEBench reports for person unlearning) scores low, and keeping everything while forgetting
 nothing scores 0. A metric that cannot be scored (references coincide, goal value 0) is left out (n/a).
@@ -25,10 +26,21 @@ score, so whenever every metric lies in its interval the overall score lies in t
 """
 import math
 
-OVERALL_METRICS = ("efficacy", "generality", "retain", "scope", "world")
-FORGET_METRICS = ("efficacy", "generality")
-KEEP_METRICS = ("retain", "scope", "world")
 DEGENERATE_SPAN = 1e-9
+
+
+def overall_metrics():
+    """The board's columns, from the metric table (`pebench.metrics.columns()`), in order."""
+    from pebench.metrics import columns
+
+    return tuple(cell.name for cell in columns())
+
+
+def board_kinds():
+    """{column: "forget" | "keep"}: how each column is scored (declared by its cell)."""
+    from pebench.metrics import columns
+
+    return {cell.name: cell.board for cell in columns()}
 
 
 def normalize(value, finetuned, goal):
@@ -66,20 +78,21 @@ def keep_share(value, goal):
     return None if goal is None or goal <= 0 else value / goal
 
 
-def metric_scores(aggregates, ci95, reference, metrics=OVERALL_METRICS):
+def metric_scores(aggregates, ci95, reference, metrics=None):
     """Per metric: raw value and 95% interval, normalized value and interval (fine-tuned 0, goal 1), and
     the clipped score (and interval) that enters the overall score.
 
     A metric without a value or without both reference values gets None where it cannot be computed.
     """
+    kinds = board_kinds()
     out = {}
-    for name in metrics:
+    for name in metrics or overall_metrics():
         value, ci = aggregates.get(name), ci95.get(name)
         ft, goal = (reference.get(side, {}).get(name) for side in ("finetuned", "goal"))
         known = None not in (value, ft, goal)
         norm = normalize(value, ft, goal) if known else None
         norm_ci = normalize_interval(ci, ft, goal) if known and ci is not None else None
-        if name in KEEP_METRICS:
+        if kinds.get(name) == "keep":
             score = keep_share(value, goal) if value is not None else None
             score_ci = [keep_share(x, goal) for x in ci] if ci is not None and score is not None else None
         else:
@@ -94,8 +107,8 @@ def metric_scores(aggregates, ci95, reference, metrics=OVERALL_METRICS):
 
 def overall(scores):
     """The overall score and its conservative interval from `metric_scores(...)` output."""
-    point = harmonic_mean_clipped([scores[m]["score"] for m in OVERALL_METRICS])
-    ends = [scores[m]["score_ci95"] for m in OVERALL_METRICS if scores[m]["score"] is not None]
+    point = harmonic_mean_clipped([s["score"] for s in scores.values()])
+    ends = [s["score_ci95"] for s in scores.values() if s["score"] is not None]
     if point is None or any(e is None for e in ends):
         return point, None
     low = harmonic_mean_clipped([e[0] for e in ends])

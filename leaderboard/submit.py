@@ -3,6 +3,10 @@
 The submission is the result wrapped in an envelope with the display name, an optional http(s) link and
 notes, written under a safe file name made from the name, the dataset config, the method and a short
 content hash (so two different results never collide and the same one always gets the same name).
+
+Example: pebench submit runs/ga/result.json --name "GA, lr 1e-5" --link https://example.org --out
+leaderboard/submissions. The name must be plain text (no '<', '>', '/', '..'); the link, if any, an
+absolute http(s) URL.
 """
 import hashlib
 import json
@@ -73,3 +77,19 @@ def submit(result_path, name, out, link="", notes="", overwrite=False):
     atomic_write_json(target, entry)
     os.chmod(target, 0o644)
     return target
+
+
+# ------------------------------------------------------------------------------- `pebench submit`
+def add_arguments(parser):
+    parser.add_argument("result", help="result JSON written by `pebench evaluate`")
+    parser.add_argument("--name", required=True, help="display name on the board (at most 80 characters)")
+    parser.add_argument("--link", default="", help="optional http(s) link to a paper or code")
+    parser.add_argument("--notes", default="", help="optional notes (at most 1000 characters)")
+    parser.add_argument("--out", required=True, help="submissions folder to write into")
+    parser.add_argument("--overwrite", action="store_true", help="replace an identical existing submission")
+
+
+def run(args):
+    path = submit(args.result, args.name, args.out, args.link, args.notes, args.overwrite)
+    print(path)
+    return 0

@@ -25,12 +25,9 @@ def official_releases():
 
 def dataset_fingerprint(data_dir):
     """The fingerprint in the dataset folder's `metadata.json` (UserError if it is not a dataset)."""
-    from pebench import results
+    from pebench import data
 
-    fingerprint = results.metadata(data_dir).get("fingerprint")
-    if not isinstance(fingerprint, str) or not fingerprint:
-        raise UserError(f"{data_dir}/metadata.json has no fingerprint")
-    return fingerprint
+    return data.fingerprint(data_dir)
 
 
 def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE):

@@ -14,3 +14,18 @@ def load(path, config="full", split=None):
     import datasets
 
     return datasets.load_dataset(str(path), config, split=split)
+
+
+def versions():
+    """Versions of what the numbers depend on (no timestamps, no paths: same inputs -> same bytes)."""
+    import platform
+
+    import datasets
+    import numpy
+    import scipy
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "pebench": __version__, "torch": torch.__version__,
+            "transformers": transformers.__version__, "datasets": datasets.__version__, "numpy": numpy.__version__,
+            "scipy": scipy.__version__}

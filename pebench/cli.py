@@ -1,7 +1,9 @@
-"""`pebench` command line: one module per sub-command in `pebench.commands`.
+"""`pebench` command line: one module per sub-command, in the order data flows.
 
 Each command module defines `add_arguments(parser)` and `run(args)`; its docstring's first line is the
-help text. User mistakes raise `UserError` and end as one line on stderr with exit code 2.
+help text. The core's commands live in `pebench.commands`; the data builder's and the leaderboard's in
+their own packages, named here by module path (the core imports no plugin). User mistakes raise
+`UserError` and end as one line on stderr with exit code 2.
 """
 import argparse
 import importlib
@@ -9,7 +11,15 @@ import sys
 
 from pebench.errors import UserError
 
-COMMANDS = ("build", "train", "evaluate", "unlearn", "submit", "leaderboard", "demo")
+COMMANDS = {
+    "build": "data_builders.command",
+    "train": "pebench.commands.train",
+    "unlearn": "pebench.commands.unlearn",
+    "evaluate": "pebench.commands.evaluate",
+    "submit": "leaderboard.submit",
+    "leaderboard": "leaderboard.build",
+    "demo": "pebench.commands.demo",
+}
 
 
 def _parser():
@@ -17,8 +27,8 @@ def _parser():
     parser.add_argument("--threads", type=int, metavar="N",
                         help="torch CPU threads (default: torch's choice; 1 on a machine shared with other jobs)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f"pebench.commands.{name}")
+    for name, path in COMMANDS.items():
+        module = importlib.import_module(path)
         doc = (module.__doc__ or "").strip().splitlines()
         p = sub.add_parser(name, help=doc[0] if doc else "", description=(module.__doc__ or "").strip())
         module.add_arguments(p)

@@ -12,15 +12,11 @@ import os
 import sys
 from pathlib import Path
 
+from pebench import data
 from pebench.errors import UserError
-from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME
+from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME, record_splits, source_of
 
-SPLITS = ("forget_train", "forget_test", "forget_unseen", "scope", "forget_profile", "retain_test", "world",
-          "holdout")
 REQUIRED = ("forget_train", "forget_test", "retain_test")  # an empty one of these is an error
-LIKELIHOOD_SPLITS = ("forget_train", "forget_unseen", "retain_test", "holdout")  # answer log-probs
-MIA_SPLITS = ("forget_train", "forget_unseen", "holdout")  # + per-token mean/std for min-k%++
-RATIO_SPLITS = ("forget_train", "retain_test")  # + paraphrased and perturbed answers (truth ratio)
 TRAIN_CARD, UNLEARN_CARD = "pebench_train.json", "unlearning.json"
 CACHE_VERSION = "1"
 
@@ -44,20 +40,22 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
             or ~/.cache/pebench when that is not writable).
         progress: show progress bars on stderr.
     """
+    import pebench
     from pebench import results
     from pebench.judges import make_judge
 
     if config not in FORGET_CONFIGS:
         raise UserError(f"unknown config {config!r}; choose from: {', '.join(FORGET_CONFIGS)}")
-    meta = results.metadata(data_dir)
-    info = model_info(model, meta.get("fingerprint"))
+    meta = data.metadata(data_dir)
+    info = model_info(model, data.fingerprint(data_dir))
     judge_obj = make_judge(judge)
     settings = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, seed=seed, judge=judge, limit=limit,
                     bootstrap=bootstrap, cache_dir=cache_dir, progress=progress)
     refs = {name: reference(spec, name, data_dir, config, settings) for name, spec in
             (("goal", goal), ("finetuned", finetuned)) if spec is not None}
     rows = load_splits(data_dir, config, limit)
-    records = score_model(model, rows, FORGET_CONFIGS[config][0], batch_size, max_new_tokens, progress)
+    records = score_model(model, rows, record_plan(config), FORGET_CONFIGS[config][0], batch_size, max_new_tokens,
+                          progress)
     result = {
         "schema_version": results.SCHEMA_VERSION, "pebench_version": _version(),
         "model": info,
@@ -65,7 +63,7 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
                     "seed": meta.get("seed")},
         "eval": {"seed": seed, "judge": judge_obj.name, "bootstrap": bootstrap, "max_new_tokens": max_new_tokens,
                  "limit": limit},
-        "versions": versions(), "records": records,
+        "versions": pebench.versions(), "records": records,
         "reference": {name: r["aggregates"] for name, r in refs.items()},
         "aggregates": {}, "ci95": {}, "normalized": {},
     }
@@ -118,22 +116,10 @@ def load_splits(data_dir, config, limit=None):
 
 
 def _load_splits(data_dir, config, limit):
-    import datasets
-    from datasets.exceptions import DatasetGenerationError
-
-    from pebench.results import source_of
-
     out = {}
-    for split in (s for s in SPLITS if source_of(config, s) is not None):
+    for split in record_splits(config):
         name, part = source_of(config, split)
-        try:
-            ds = datasets.load_dataset(str(data_dir), name, split=part)
-        except DatasetGenerationError as err:  # e.g. a shard without rows or a corrupt file
-            cause = err.__cause__ or err
-            raise UserError(f"cannot read split {part!r} of config {name!r} in {data_dir}: "
-                            f"{_first_line(cause)}") from None
-        except (ValueError, KeyError, FileNotFoundError) as err:
-            raise UserError(f"{data_dir} has no split {part!r} in config {name!r} ({_first_line(err)})") from None
+        ds = data.load_split(data_dir, name, part)
         if split in REQUIRED and len(ds) == 0:
             raise UserError(f"split {part!r} of config {name!r} is empty; rebuild the dataset with more people")
         rows = sorted(ds, key=lambda r: r["id"])  # iterating decodes images to PIL
@@ -141,38 +127,57 @@ def _load_splits(data_dir, config, limit):
     return out
 
 
+def record_plan(config):
+    """{split: record fields} that the declared cells applying to `config` read on each record split."""
+    from pebench.metrics import cells
+    from pebench.metrics._table import blocks_of
+
+    blocks = blocks_of(FORGET_CONFIGS[config][0])
+    plan = {split: set() for split in record_splits(config)}
+    for cell in cells():
+        if cell.block is None or cell.block in blocks:
+            for split in set(cell.splits) & set(plan):
+                plan[split].update(cell.needs)
+    return plan
+
+
 # ------------------------------------------------------------------------------------ scoring
-def score_model(model, rows, target, batch_size=32, max_new_tokens=48, progress=True):
-    """Per-sample records for every row: greedy prediction (not for holdout) and answer log-probs."""
+def score_model(model, rows, plan, target, batch_size=32, max_new_tokens=48, progress=True):
+    """Per-sample records for every row: what `plan` ({split: fields}, see `record_plan`) asks for.
+
+    Every row of a split that needs "prediction" gets a greedy prediction; rows of the target's tasks
+    get answer log-probs ("logprobs"), their per-token mean/std ("stats") and truth-ratio NLLs where asked.
+    """
     from pebench.adapter import VLM
 
     vlm = VLM.from_pretrained(str(model))
     tasks = {"person": (PERSON_NAME,), "event": (EVENT_DESCRIPTION,)}.get(target, (PERSON_NAME, EVENT_DESCRIPTION))
     records = {split: [{"id": r["id"], "split": split, "task": r["task"], "prediction": None} for r in split_rows]
                for split, split_rows in rows.items()}
-    generated = [(s, i) for s, split_rows in rows.items() if s != "holdout" for i in range(len(split_rows))]
+    generated = [(s, i) for s, split_rows in rows.items() if "prediction" in plan[s] for i in range(len(split_rows))]
     predictions = _batched(lambda chunk: vlm.generate(chunk, max_new_tokens=max_new_tokens, batch_size=batch_size),
                            [rows[s][i] for s, i in generated], batch_size, progress, "generate")
     for (s, i), text in zip(generated, predictions):
         records[s][i]["prediction"] = text
-    _likelihoods(vlm, rows, records, tasks, batch_size, progress)
+    _likelihoods(vlm, rows, records, plan, tasks, batch_size, progress)
     return [record for split_records in records.values() for record in split_records]  # load_splits order
 
 
-def _likelihoods(vlm, rows, records, tasks, batch_size, progress):
-    """Answer log-probs (+ mean/std on MIA splits) and truth-ratio NLLs for rows of the target tasks."""
-    for split in LIKELIHOOD_SPLITS:
+def _likelihoods(vlm, rows, records, plan, tasks, batch_size, progress):
+    """Answer log-probs (+ mean/std where asked) and truth-ratio NLLs for rows of the target tasks."""
+    for split in (s for s in rows if "logprobs" in plan[s]):
         picked = [i for i, r in enumerate(rows[split]) if r["task"] in tasks]
         items = [rows[split][i] for i in picked]
-        stats = split in MIA_SPLITS
+        stats = "stats" in plan[split]
         out = _batched(lambda c: vlm.token_logprobs(c, batch_size=batch_size, with_stats=stats), items, batch_size,
                        progress, f"log-probs {split}")
         for i, lp in zip(picked, out):
             records[split][i]["logprobs"] = _floats(lp["logprobs"])
             if stats:
                 records[split][i]["mean"], records[split][i]["std"] = _floats(lp["mean"]), _floats(lp["std"])
-        if split in RATIO_SPLITS:
-            _truth_ratio_nlls(vlm, [(i, rows[split][i]) for i in picked], records[split], batch_size, progress)
+    for split in (s for s in rows if "truth_ratio" in plan[s]):
+        picked = [(i, r) for i, r in enumerate(rows[split]) if r["task"] in tasks]
+        _truth_ratio_nlls(vlm, picked, records[split], batch_size, progress)
 
 
 def _truth_ratio_nlls(vlm, indexed, records, batch_size, progress):
@@ -205,11 +210,6 @@ def _batched(fn, items, batch_size, progress, label):
     return out
 
 
-def _first_line(err):
-    text = str(err).strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:160]
-
-
 def _floats(array):
     return [round(float(x), 6) for x in array]
 
@@ -222,7 +222,7 @@ def reference(spec, name, data_dir, config, settings):
     path = Path(spec)
     if path.is_file():
         result = results.load(path)
-        fingerprint = results.metadata(data_dir).get("fingerprint")
+        fingerprint = data.fingerprint(data_dir)
         if result["dataset"]["config"] != config or result["dataset"]["fingerprint"] != fingerprint:
             raise UserError(f"{name} result {spec} is for {result['dataset']['config']} on dataset "
                             f"{result['dataset']['fingerprint'][:16]}, not {config} on {str(fingerprint)[:16]}")
@@ -253,7 +253,7 @@ def cache_file(model, data_dir, config, settings):
     files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(model).iterdir()
                    if p.is_file() and not p.name.startswith("."))
     key = {"cache": CACHE_VERSION, "pebench": _version(), "files": files, "config": config,
-           "fingerprint": results.metadata(data_dir).get("fingerprint"),
+           "fingerprint": data.fingerprint(data_dir),
            **{k: settings[k] for k in ("max_new_tokens", "seed", "judge", "limit", "bootstrap")}}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:20]
     base = Path(settings.get("cache_dir") or Path(model) / ".pebench-cache")
@@ -264,26 +264,11 @@ def cache_file(model, data_dir, config, settings):
 
 def reference_info(result):
     """What a result lends as a reference beyond its aggregates: its id and per-item truth ratios."""
-    from pebench.metrics._cells import item_truth_ratios
+    from pebench.metrics.truth_ratio import item_ratios
 
-    ratios = {}
-    for task in (PERSON_NAME, EVENT_DESCRIPTION):
-        ratios.update(item_truth_ratios(result["records"], task))
-    return {"model": result["model"]["id"], "truth_ratio": ratios}
-
-
-def versions():
-    """Versions of what the numbers depend on (no timestamps, no paths: same inputs -> same bytes)."""
-    import platform
-
-    import datasets
-    import numpy
-    import scipy
-    import torch
-    import transformers
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "datasets": datasets.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__}
+    forget = [r for r in result["records"] if r["split"] == "forget_train" and r["task"] in (PERSON_NAME,
+                                                                                           EVENT_DESCRIPTION)]
+    return {"model": result["model"]["id"], "truth_ratio": item_ratios(forget)}
 
 
 def _version():

@@ -4,33 +4,20 @@ A result holds one model's per-sample records on one forget config (prediction, 
 truth ratio and membership inference need) and the numbers derived from them. `recompute` derives
 `aggregates`, `ci95` and `normalized` again from the records and the dataset's reference answers alone,
 with the same code `pebench evaluate` used, so the leaderboard trusts nothing the submitter computed.
-Which metric each aggregate uses, on which rows and at which scale, is in `pebench.metrics._cells`.
+Which metric each aggregate uses, on which rows and at which scale, is declared by the metric files
+(`pebench.metrics.cells()`); `pebench.metrics._table` computes them.
 """
 import copy
 import json
 from functools import lru_cache
 from pathlib import Path
 
+from pebench import data
 from pebench.errors import UserError
-from pebench.schema import (EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME, PROFILE_TASKS, WORLD_OBJECT,
-                            splits_of)
+from pebench.schema import FORGET_CONFIGS, SHARED_SPLITS, source_of, splits_of
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
-# Record splits that come from another config than the forget config: split name -> (config, split).
-EXTRA_SPLITS = {"world": ("world", "test"), "holdout": ("holdout", "test")}
-# The board's columns, PEBench v1 Table 1 (higher is better for each).
-HEADLINE = ("efficacy", "generality", "retain", "scope", "world")
-# Direction of every aggregate (+1 higher is better, -1 lower is better, 0 closer to the goal model is
-# better); names are matched after removing a "person_"/"event_" prefix.
-DIRECTIONS = {
-    "efficacy": 1, "generality": 1, "generality_unseen": 1, "retain": 1, "scope": 1, "world": 1,
-    "world_f1": 1, "world_yes_ratio": 0, "leakage": -1, "forget_quality": 1, "forget_quality_D": -1,
-    "tofu_answer_prob_forget": -1, "tofu_answer_prob_retain": 1, "tofu_rougeL_forget": -1,
-    "tofu_rougeL_retain": 1, "tofu_truth_ratio_forget": 1, "tofu_truth_ratio_retain": 1,
-    **{f"mia_auc_{s}": 0 for s in ("loss", "zlib", "min_k", "min_k_plus_plus")},
-    **{f"privleak_{s}": 0 for s in ("loss", "zlib", "min_k", "min_k_plus_plus")},
-}
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -76,67 +63,56 @@ def validate(result):
     for i, record in enumerate(result["records"]):
         if source_of(config, record["split"]) is None:
             raise UserError(f"records[{i}].split: unknown split {record['split']!r}")
+    unknown = sorted(set(result["aggregates"]) - aggregate_names(result["dataset"]["target"]))
+    if unknown:
+        raise UserError(f"aggregates.{unknown[0]}: not a cell of pebench.metrics.cells()")
     return result
 
 
 def headline(result):
-    """The board's columns {efficacy, generality, retain, scope, world} from `aggregates` (None if absent).
+    """The board's columns (`pebench.metrics.columns()`) from `aggregates` (None where absent).
 
     For the joint target these are the means of the person and event blocks on a [0, 1] scale.
     """
-    return {name: result["aggregates"].get(name) for name in HEADLINE}
+    from pebench.metrics import columns
+
+    return {cell.name: result["aggregates"].get(cell.name) for cell in columns()}
+
+
+def aggregate_names(target):
+    """Every aggregate a result of `target` can hold: the declared cells, prefixed per block on joint."""
+    from pebench.metrics import cells
+    from pebench.metrics._table import blocks_of
+
+    names = set()
+    for cell in cells():
+        blocks = [None] if cell.block is None else [b for b in blocks_of(target) if b == cell.block]
+        for block in blocks:
+            names.add(f"{block}_{cell.name}" if target == "joint" and block else cell.name)
+            if target == "joint" and cell.joint:
+                names.add(cell.name)
+    return names
 
 
 # ------------------------------------------------------------------------------- the dataset side
-def source_of(config, split):
-    """(dataset config, split) holding the rows of a record split, or None for an unknown split."""
-    if split in EXTRA_SPLITS:
-        return EXTRA_SPLITS[split]
-    return (config, split) if split in splits_of(config) else None
-
-
-def metadata(data_dir):
-    """The dataset folder's `metadata.json` (UserError if it is not a pebench dataset folder)."""
-    path = Path(data_dir, "metadata.json")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{data_dir} is not a pebench dataset folder (no metadata.json)") from None
-    except (OSError, ValueError) as err:
-        raise UserError(f"{path} is unreadable: {err}") from None
-
-
-def load_rows(data_dir, config, split, columns=None):
-    """Rows of one split as dicts (images dropped unless asked for); UserError if the split is missing."""
-    import datasets
-
-    try:
-        ds = datasets.load_dataset(str(data_dir), config, split=split)
-    except (ValueError, KeyError, FileNotFoundError) as err:
-        raise UserError(f"{data_dir} has no split {split!r} in config {config!r} "
-                        f"({str(err).splitlines()[0][:120]})") from None
-    keep = columns or [c for c in ds.column_names if c != "image"]
-    return ds.select_columns(keep).to_list()
-
-
 def split_ids(data_dir, config, split):
     """The row ids of a record split (None if the config has no such split); the leaderboard's coverage."""
     source = source_of(config, split)
     if source is None:
         return None
     try:
-        return [row["id"] for row in load_rows(data_dir, *source, columns=["id"])]
+        return [row["id"] for row in data.load_rows(data_dir, *source, columns=["id"])]
     except UserError:
         return None
 
 
 @lru_cache(maxsize=8)
 def _references(data_dir, config):
-    events = {_key(row, "event_id"): row for row in load_rows(data_dir, "events", "train")}
-    people = {_key(row, "person_id"): row for row in load_rows(data_dir, "people", "train")}
+    events = {_key(row, "event_id"): row for row in data.load_rows(data_dir, "events", "train")}
+    people = {_key(row, "person_id"): row for row in data.load_rows(data_dir, "people", "train")}
     refs = {}
-    for split in (*[s for s in splits_of(config) if s != "retain_train"], *EXTRA_SPLITS):
-        for row in load_rows(data_dir, *source_of(config, split)):
+    for split in (*[s for s in splits_of(config) if s != "retain_train"], *SHARED_SPLITS):
+        for row in data.load_rows(data_dir, *source_of(config, split)):
             refs[(split, row["id"])] = reference_of(row, events, people)
     return refs
 
@@ -176,7 +152,7 @@ def recompute(result, data_dir):
         UserError: invalid result, dataset with another fingerprint, records not in the dataset.
     """
     validate(result)
-    have = metadata(data_dir).get("fingerprint")
+    have = data.fingerprint(data_dir)
     want = result["dataset"]["fingerprint"]
     if have != want:
         raise UserError(f"the result was computed on dataset {want[:16]}, but {data_dir} is {str(have)[:16]}")
@@ -192,8 +168,8 @@ def finish(result, refs, judge=None, fresh=False):
         judge: a judge object; default: made from `result["eval"]["judge"]`.
         fresh: score event descriptions with the judge even if it is not deterministic.
     """
-    from pebench.metrics import _cells as cells
     from pebench.judges import make_judge
+    from pebench.metrics._table import compute
 
     out = copy.deepcopy(result)
     missing = [r["id"] for r in out["records"] if (r["split"], r["id"]) not in refs]
@@ -201,7 +177,7 @@ def finish(result, refs, judge=None, fresh=False):
         raise UserError(f"{len(missing)} records are not rows of the dataset (e.g. {missing[0]!r})")
     judge = judge or make_judge(out["eval"]["judge"])
     score_records(out["records"], refs, judge, fresh)
-    values = cells.compute(out, refs)
+    values = compute(out, refs)
     out["aggregates"] = {k: v["value"] for k, v in values.items()}
     out["ci95"] = {k: v["ci95"] for k, v in values.items() if v["ci95"] is not None}
     out["normalized"] = normalize(out["aggregates"], out.get("reference", {}))
@@ -209,42 +185,24 @@ def finish(result, refs, judge=None, fresh=False):
 
 
 def score_records(records, refs, judge, fresh=False):
-    """Set each generated record's `score`: name/fact/POPE hit (0/1) or the judge's score in [0, 1].
+    """Set each generated record's `score` with its task's record score (`pebench.metrics.record_score`).
 
     `fresh`: ask the judge even if it is not deterministic (at evaluation time); otherwise such a
     judge's stored scores are kept, since a reader cannot re-run it.
     """
-    from pebench.metrics.fact_accuracy import fact_accuracy
-    from pebench.metrics.name_precision import name_precision
-    from pebench.metrics.pope import pope_correct
+    from pebench.metrics import record_scorer
 
     by_task = {}
     for record in records:
         if record["prediction"] is not None:
             by_task.setdefault(record["task"], []).append(record)
     for task, group in sorted(by_task.items()):
-        preds = [r["prediction"] for r in group]
-        ref = [refs[(r["split"], r["id"])] for r in group]
-        if task == PERSON_NAME:
-            scores = name_precision(preds, [x["person_name"] for x in ref])
-        elif task == EVENT_DESCRIPTION:
-            scores = _judge_scores(group, preds, ref, judge, fresh)
-        elif task == WORLD_OBJECT:
-            scores = pope_correct(preds, [x["answer"] for x in ref])
-        elif task in PROFILE_TASKS:
-            scores = fact_accuracy(preds, [x["fact"] or x["answer"] for x in ref])
-        else:
+        scorer = record_scorer(task)
+        if scorer is None:
             continue
+        scores = scorer(group, [refs[(r["split"], r["id"])] for r in group], judge, fresh)
         for record, value in zip(group, scores):
             record["score"] = float(value)
-
-
-def _judge_scores(group, preds, ref, judge, fresh):
-    if not (judge.deterministic or fresh):
-        if any("score" not in r for r in group):
-            raise UserError(f"judge {judge.name!r} is not deterministic and records lack stored scores")
-        return [r["score"] for r in group]
-    return judge.score(preds, [{"description": x["answer"], "keywords": x["keywords"]} for x in ref])
 
 
 def normalize(aggregates, reference):

@@ -38,14 +38,32 @@ FORGET_CONFIGS = {
     "event_forget20": ("event", 20),
     "joint_forget05": ("joint", 5),
 }
-OTHER_CONFIGS = ("full", "world", "holdout", "people", "events")
+CONFIGS = ("full", *FORGET_CONFIGS, "world", "holdout", "people", "events")
+# Record splits every forget config is scored on that live in another config: split -> (config, split).
+SHARED_SPLITS = {
+    "world": ("world", "test"),  # POPE-style object questions (world utility)
+    "holdout": ("holdout", "test"),  # people never trained on (membership-inference non-members)
+}
+# The splits a result's records may name, in the order they are scored and stored.
+RECORD_SPLITS = (*(s for s in FORGET_SPLITS if s != "retain_train"), *SHARED_SPLITS)
 
 
 def splits_of(config):
     """The splits a forget config holds: an event target forgets no person, so it has no `forget_profile`."""
     event_only = FORGET_CONFIGS[config][0] == "event"
     return tuple(s for s in FORGET_SPLITS if not (event_only and s == "forget_profile"))
-CONFIGS = ("full", *FORGET_CONFIGS, "world", "holdout", "people", "events")
+
+
+def record_splits(config):
+    """The record splits of a forget config, in scoring order."""
+    return tuple(s for s in RECORD_SPLITS if source_of(config, s) is not None)
+
+
+def source_of(config, split):
+    """(dataset config, split) holding the rows of a record split, or None for an unknown split."""
+    if split in SHARED_SPLITS:
+        return SHARED_SPLITS[split]
+    return (config, split) if split in splits_of(config) else None
 
 QA_FEATURES = datasets.Features(
     {

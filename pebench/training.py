@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pebench
+from pebench import data
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json, check_output_dir, portable_path
 from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME
@@ -33,20 +35,13 @@ SAVE_STEPS = 200
 
 def train_rows(data_dir, config, subset):
     """The training split: `full/train` for `subset="full"`, `CONFIG/retain_train` for `"retain"`."""
-    import datasets
-
     if subset not in SUBSETS:
         raise UserError(f"unknown subset {subset!r}; choose from: {', '.join(SUBSETS)}")
     valid = ("full", *FORGET_CONFIGS) if subset == "full" else tuple(FORGET_CONFIGS)
     if config not in valid:
         raise UserError(f"unknown config {config!r} for subset {subset!r}; choose from: {', '.join(valid)}")
-    if not Path(data_dir, "README.md").is_file():
-        raise UserError(f"{data_dir} is not a pebench dataset folder (no README.md); build one with `pebench build`")
     name, split = ("full", "train") if subset == "full" else (config, "retain_train")
-    try:
-        return datasets.load_dataset(str(data_dir), name, split=split)
-    except (ValueError, KeyError) as err:
-        raise UserError(f"{data_dir} has no split {split!r} in config {name!r} ({err})") from None
+    return data.load_split(data_dir, name, split)
 
 
 def load_base(model, data_dir, work, seed):
@@ -70,20 +65,29 @@ def with_lora(model, rank):
     return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets))
 
 
-def training_arguments(work, settings, seed, progress, save_steps=SAVE_STEPS):
+def trainer_arguments(workdir, seed, progress=False, **settings):
+    """The one `TrainingArguments` builder (training and unlearning): pebench's fixed choices + `settings`.
+
+    Fixed: seeded data order, no column pruning (the collator needs the rows), no reporting, no worker
+    processes, bf16 where CUDA supports it, CPU otherwise.
+    """
     import torch
     from transformers import TrainingArguments
 
     cuda = torch.cuda.is_available()
-    return TrainingArguments(
-        output_dir=str(Path(work, "trainer")), num_train_epochs=settings["epochs"],
+    fixed = dict(output_dir=str(workdir), seed=seed, data_seed=seed, remove_unused_columns=False, report_to=[],
+                 dataloader_num_workers=0, disable_tqdm=not progress, use_cpu=not cuda,
+                 bf16=cuda and torch.cuda.is_bf16_supported())
+    return TrainingArguments(**{**fixed, **settings})
+
+
+def training_arguments(work, settings, seed, progress, save_steps=SAVE_STEPS):
+    """Arguments of a training run: epochs, cosine schedule, a resumable checkpoint every `save_steps`."""
+    return trainer_arguments(
+        Path(work, "trainer"), seed, progress, num_train_epochs=settings["epochs"],
         per_device_train_batch_size=settings["batch_size"], learning_rate=settings["lr"],
-        warmup_steps=settings["warmup"], weight_decay=settings["weight_decay"],
-        lr_scheduler_type="cosine", seed=seed, data_seed=seed, remove_unused_columns=False,
-        save_strategy="steps", save_steps=save_steps, save_total_limit=1, logging_steps=10,
-        report_to=[], dataloader_num_workers=0, disable_tqdm=not progress,
-        bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda,
-    )
+        warmup_steps=settings["warmup"], weight_decay=settings["weight_decay"], lr_scheduler_type="cosine",
+        save_strategy="steps", save_steps=save_steps, save_total_limit=1, logging_steps=10)
 
 
 def answer_mean_loss(logits, labels, kept=None):
@@ -98,16 +102,9 @@ def answer_mean_loss(logits, labels, kept=None):
         labels: `(batch, length)`.
         kept: the positions `logits` holds (`answer_positions(labels)`); None when it holds all.
     """
-    import torch.nn.functional as F
+    from pebench.nll import answer_token_nll, per_answer_mean
 
-    targets = labels[:, 1:]
-    if kept is None:
-        logits = logits[:, :-1]
-    else:
-        targets = targets[:, kept]
-    mask = targets != -100
-    nll = F.cross_entropy(logits.float().transpose(1, 2), targets.clamp(min=0), reduction="none")
-    return ((nll * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
+    return per_answer_mean(*answer_token_nll(logits, labels, kept)).mean()
 
 
 def answer_positions(labels):
@@ -211,10 +208,10 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
         "model": portable_path(model, out) if kind == "checkpoint" else str(model),
         "lora_rank": lora, "training": settings, "rows": len(rows), "steps": trainer.state.global_step,
         "parameters": sum(p.numel() for p in trained.parameters()),
-        "dataset": {"fingerprint": _fingerprint(data_dir)},  # the fingerprint names the data, not a path
+        "dataset": {"fingerprint": data.fingerprint(data_dir)},  # the fingerprint names the data, not a path
         "resumed_from": last.name if last else None, "wall_time_s": round(time.time() - start, 2),
         "final_loss": _final_loss(trainer.state.log_history), "train_loss": round(result.training_loss, 6),
-        "versions": versions(),
+        "versions": pebench.versions(),
     }
     with atomic_dir(out, overwrite) as tmp:
         trained.save_pretrained(tmp)
@@ -224,44 +221,31 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
     return card
 
 
-def versions():
-    import datasets
-    import torch
-    import transformers
-
-    import pebench
-
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__,
-            "datasets": datasets.__version__, "pebench": pebench.__version__}
-
-
 def learnability(model_dir, data_dir, config, splits=("forget_test", "forget_unseen", "retain_test"),
                  limit=None, batch_size=32, max_new_tokens=48):
     """Greedy-generation checks that a model learnt the data: name precision and ROUGE-L per split.
 
-    Name precision = share of `person_name` rows whose answer contains the full name (exact,
-    case-sensitive); ROUGE-L = mean stemmed ROUGE-L recall of `event_description` answers.
+    Name precision (`pebench.metrics.name_precision`, in percent) on `person_name` rows; ROUGE-L =
+    mean stemmed ROUGE-L recall (`pebench.metrics.rouge_l_recall`) of `event_description` answers.
     """
-    import datasets
-    from rouge_score import rouge_scorer
-
     from pebench.adapter import VLM
+    from pebench.metrics.name_precision import name_precision
+    from pebench.metrics.rouge_l import rouge_l_recall
 
     vlm = VLM.from_pretrained(model_dir)
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     scores = {}
     for split in splits:
-        ds = datasets.load_dataset(str(data_dir), config, split=split)
+        ds = data.load_split(data_dir, config, split)
         for task in (PERSON_NAME, EVENT_DESCRIPTION):
             rows = list(ds.select([i for i, t in enumerate(ds["task"]) if t == task][:limit]))
             if not rows:
                 continue
             predictions = vlm.generate(rows, max_new_tokens=max_new_tokens, batch_size=batch_size)
             if task == PERSON_NAME:
-                hits = [r["person_name"] in p for r, p in zip(rows, predictions)]
+                hits = name_precision(predictions, [r["person_name"] for r in rows])
                 scores[f"{split}/name_precision"] = 100.0 * sum(hits) / len(hits)
             else:
-                values = [scorer.score(r["answer"], p)["rougeL"].recall for r, p in zip(rows, predictions)]
+                values = rouge_l_recall(predictions, [r["answer"] for r in rows])
                 scores[f"{split}/rougeL"] = sum(values) / len(values)
             scores[f"{split}/{task}_rows"] = len(rows)
     return scores
@@ -278,16 +262,6 @@ def _last_checkpoint(work):
 def _final_loss(history):
     losses = [entry["loss"] for entry in history if "loss" in entry]
     return round(losses[-1], 6) if losses else None
-
-
-def _fingerprint(data_dir):
-    try:
-        import data_builders
-
-        return data_builders.read_metadata(data_dir).get("fingerprint", "")
-    except (ImportError, AttributeError):
-        path = Path(data_dir, "metadata.json")
-        return json.loads(path.read_text()).get("fingerprint", "") if path.is_file() else ""
 
 
 if __name__ == "__main__":

@@ -11,16 +11,16 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import PrinterCallback, Trainer, TrainerCallback, set_seed
 
-from baselines import METHODS
-from baselines._common import hparams_of, needs_of, prepare_of, sequence_nll, split_hparams
+from pebench import data
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json, portable_path
-from pebench.schema import FORGET_CONFIGS, PERSON_NAME
+from pebench.methods import FIELDS, METHODS, config_file, fields_of, hparams_of, needs_of, prepare_of, split_hparams
+from pebench.nll import answer_token_nll, per_answer_mean
+from pebench.schema import FORGET_CONFIGS
 
 CARD = "unlearning.json"
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "baselines" / "configs"
 
 # Training settings every method shares; the method's YAML and `--set` override them. The step budget is
 # fixed: `steps` optimiser steps of `batch_size * grad_accum` forget rows (each paired with a retain row).
@@ -65,18 +65,18 @@ def parse_value(text):
     return value
 
 
-def method_config_path(method):
-    return CONFIG_DIR / f"{method}.yaml"
+def _method_yaml(loss, method):
+    return config_file(loss, method.rpartition(":")[2] if ":" in method else method)
 
 
-def settings_for(method, config_file=None, overrides=None):
+def settings_for(method, hparams_file=None, overrides=None):
     """Defaults < the method's YAML (or `config_file`) < overrides. Unknown keys are errors."""
     import yaml
 
     loss = METHODS.get(method)
     settings = {**TRAIN_DEFAULTS, **hparams_of(loss)}
-    path = Path(config_file) if config_file else method_config_path(method)
-    if config_file and not path.is_file():
+    path = Path(hparams_file) if hparams_file else _method_yaml(loss, method)
+    if hparams_file and not path.is_file():
         raise UserError(f"hyper-parameter file {path} does not exist")
     sources = [(str(path), yaml.safe_load(path.read_text()) or {})] if path.is_file() else []
     sources.append(("--set", overrides or {}))
@@ -116,30 +116,9 @@ def split_settings(method, settings):
 # ---------------------------------------------------------------------------------------------- data
 def load_split(data_dir, config, split, required=True):
     """One split of a forget config as a `datasets.Dataset`, or None when absent and not required."""
-    import datasets
-
     if config not in FORGET_CONFIGS:
         raise UserError(f"unknown forget config {config!r}; choose from: {', '.join(FORGET_CONFIGS)}")
-    if not Path(data_dir, "README.md").is_file():
-        raise UserError(f"{data_dir} is not a pebench dataset folder (no README.md); build one with `pebench build`")
-    try:
-        return datasets.load_dataset(str(data_dir), config, split=split)
-    except (ValueError, KeyError) as err:
-        if required:
-            raise UserError(f"{data_dir} has no split {split!r} in config {config!r} ({err})") from None
-        return None
-
-
-def fingerprint(data_dir):
-    path = Path(data_dir, "metadata.json")
-    return json.loads(path.read_text()).get("fingerprint", "") if path.is_file() else ""
-
-
-def refusal_for(row):
-    """The refusal answer a refusal-based method (po, dpo, siu) trains toward, chosen per row and task."""
-    from pebench.tiny import refusal_answer
-
-    return refusal_answer(row)
+    return data.load_split(data_dir, config, split, required)
 
 
 def probe_rows(dataset, size):
@@ -166,17 +145,20 @@ class PairDataset(torch.utils.data.Dataset):
 
 
 class PairCollator:
-    """Encodes a list of pairs with the adapter: {"forget": batch (+ refusal, is_person), "retain": batch}."""
+    """Encodes a list of pairs with the adapter: {"forget": batch + the method's fields, "retain": batch}.
 
-    def __init__(self, vlm, refusal=False):
-        self.vlm, self.refusal = vlm, refusal
+    `fields` ({name: make(vlm, rows)}, `pebench.methods.fields_of`) come from the method: the collator
+    knows no method by name.
+    """
+
+    def __init__(self, vlm, fields=None):
+        self.vlm, self.fields = vlm, dict(fields or {})
 
     def __call__(self, items):
         forget_rows = [item["forget"] for item in items]
         forget = self.vlm.encode(forget_rows)
-        forget["is_person"] = torch.tensor([row["task"] == PERSON_NAME for row in forget_rows])
-        if self.refusal:
-            forget["refusal"] = self.vlm.encode(forget_rows, answers=[refusal_for(r) for r in forget_rows])
+        if self.fields:
+            forget[FIELDS] = {name: make(self.vlm, forget_rows) for name, make in self.fields.items()}
         retain_rows = [item["retain"] for item in items if item["retain"] is not None]
         return {"forget": forget, "retain": self.vlm.encode(retain_rows) if retain_rows else None}
 
@@ -205,7 +187,9 @@ def mean_nll(vlm, model, rows, batch_size):
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
             batch = _to_model(vlm.encode(rows[start:start + batch_size]), model)
-            values.append(sequence_nll(model, batch, mean=True).float().cpu())
+            labels = batch.pop("labels")
+            nll = per_answer_mean(*answer_token_nll(model(**batch).logits, labels))
+            values.append(nll.float().cpu())
     model.train(was_training)
     return float(torch.cat(values).mean()) if values else float("nan")
 
@@ -247,15 +231,14 @@ class CurveCallback(TrainerCallback):
 
 
 def training_args(train, seed, workdir, steps, lr):
-    return TrainingArguments(
-        output_dir=str(workdir), max_steps=steps, per_device_train_batch_size=train["batch_size"],
-        gradient_accumulation_steps=train["grad_accum"], learning_rate=lr,
-        weight_decay=train["weight_decay"], lr_scheduler_type=train["scheduler"],
-        warmup_steps=train["warmup_steps"], max_grad_norm=train["max_grad_norm"], bf16=train["bf16"],
-        seed=seed, data_seed=seed, save_strategy="no", report_to=[], logging_strategy="no",
-        remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=True,
-        use_cpu=not torch.cuda.is_available(),
-    )
+    """The shared `trainer_arguments` for a fixed budget of `steps` optimiser steps, no checkpoints."""
+    from pebench.training import trainer_arguments
+
+    return trainer_arguments(
+        workdir, seed, max_steps=steps, per_device_train_batch_size=train["batch_size"],
+        gradient_accumulation_steps=train["grad_accum"], learning_rate=lr, weight_decay=train["weight_decay"],
+        lr_scheduler_type=train["scheduler"], warmup_steps=train["warmup_steps"],
+        max_grad_norm=train["max_grad_norm"], bf16=train["bf16"], save_strategy="no", logging_strategy="no")
 
 
 def with_lora(model, rank):
@@ -268,7 +251,7 @@ def with_lora(model, rank):
     return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets))
 
 
-def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, workdir, steps, lr, refusal=False):
+def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, workdir, steps, lr, fields=None):
     """Train `vlm.model` in place; returns (curve callback, stop reason, trained model)."""
     model = with_lora(vlm.model, train["lora_r"])
     model.train()
@@ -277,7 +260,7 @@ def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, wor
     trainer = UnlearnTrainer(
         model=model, args=training_args(train, seed, workdir, steps, lr),
         train_dataset=PairDataset(forget, retain, length, seed),
-        data_collator=PairCollator(vlm, refusal=refusal), callbacks=[curve],
+        data_collator=PairCollator(vlm, fields), callbacks=[curve],
         loss_fn=loss_fn, loss_kwargs=loss_kwargs, ref_model=ref,
     )
     trainer.remove_callback(PrinterCallback)  # the curve goes to the card, not to stdout
@@ -298,9 +281,9 @@ def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, wor
 # ------------------------------------------------------------------------------------------ runs
 def relearn_loss(model, forget, retain, ref=None):
     """The relearning attack's loss: plain NLL of the true forget answers."""
-    from baselines._common import nll
-
-    return nll(model, forget)
+    labels = forget["labels"]
+    nll, mask = answer_token_nll(model(**{k: v for k, v in forget.items() if k != "labels"}).logits, labels)
+    return nll.sum() / mask.sum().clamp(min=1)
 
 
 def relearn_rows(forget, count, seed):
@@ -320,27 +303,10 @@ def _relearn_into(vlm, data_dir, config, out, train, seed, workdir):
     curve, stop, model = fit(vlm, relearn_loss, {}, None, rows, None, probes, train, seed, workdir,
                              train["relearn_steps"], train["relearn_lr"])
     card = {"method": "relearn", "attack": "relearn", "steps": train["relearn_steps"], "lr": train["relearn_lr"],
-            "dataset": {"config": config, "fingerprint": fingerprint(data_dir)},
+            "dataset": {"config": config, "fingerprint": data.fingerprint(data_dir)},
             "rows": [r["id"] for r in rows], "seed": seed, "curve": curve.curve, "stop": stop,
             "wall_time_s": round(time.time() - start, 3)}
     save(vlm, model, out, card)
-    return card
-
-
-def relearn(model, data_dir, config, out, steps=10, rows=8, lr=1e-3, seed=0, overwrite=False):
-    """Relearning attack on a saved (unlearned) model: `steps` NLL steps on `rows` forget_train rows.
-
-    The evaluator then re-scores forget_test on `out`; recovery = efficacy lost relative to `model`.
-    """
-    import tempfile
-
-    from pebench.adapter import VLM
-
-    train = {**TRAIN_DEFAULTS, "relearn_steps": steps, "relearn_rows": rows, "relearn_lr": lr}
-    set_seed(seed)
-    vlm = VLM.from_pretrained(str(_model_dir(model)))
-    with atomic_dir(out, overwrite) as tmp, tempfile.TemporaryDirectory() as workdir:
-        card = _relearn_into(vlm, data_dir, config, tmp, train, seed, workdir)
     return card
 
 
@@ -393,12 +359,12 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     with tempfile.TemporaryDirectory() as workdir:
         curve, stop, trained = fit(vlm, loss_fn, loss_kwargs, ref, rows, retain if "retain" in needs else None,
                                    probes, train, seed, workdir, train["steps"], train["lr"],
-                                   refusal="refusal" in needs)
+                                   fields=fields_of(loss_fn, hparams))
     card = {
         "method": method, "hparams": hparams, "training": train, "seed": seed,
         "steps": stop.get("kept_step", train["steps"]), "stop": stop, "curve": curve.curve,
         "forget_rows": len(rows), "model": portable_path(model, out),
-        "dataset": {"config": config, "fingerprint": fingerprint(data_dir)},
+        "dataset": {"config": config, "fingerprint": data.fingerprint(data_dir)},
         "wall_time_s": round(time.time() - start, 3),
     }
     with atomic_dir(out, overwrite) as tmp:

@@ -30,7 +30,7 @@ def test_finetuned_forgets_nothing_and_goal_forgets_everything(scored, small_dat
     finetuned, goal = scored["aggregates"], scored["reference"]["goal"]
     print("\nrow       efficacy generality retain scope world  answer-prob(forget)")
     for name, row in (("Finetune", finetuned), ("Goal", goal)):
-        print(f"{name:9s} " + " ".join(f"{row[k]:8.2f}" for k in results.HEADLINE)
+        print(f"{name:9s} " + " ".join(f"{row[k]:8.2f}" for k in results.headline({"aggregates": row}))
               + f"  {row['tofu_answer_prob_forget']:.3f}")
     assert goal["efficacy"] >= 80.0 and goal["generality"] >= 80.0  # never saw the forget person's name
     assert finetuned["tofu_answer_prob_forget"] > 2 * goal["tofu_answer_prob_forget"]  # trained on the name
@@ -75,7 +75,7 @@ def test_records_cover_every_row_and_hold_what_metrics_need(scored, small_data):
     for key in ("mia_auc_loss", "mia_auc_min_k_plus_plus", "tofu_truth_ratio_forget", "world", "world_f1",
                 "forget_quality", "privleak_loss"):
         assert key in scored["aggregates"], key
-    assert all(scored["ci95"][k][0] <= scored["ci95"][k][1] for k in results.HEADLINE)
+    assert all(scored["ci95"][k][0] <= scored["ci95"][k][1] for k in results.headline(scored))
 
 
 @pytest.mark.parametrize("config, cells", [

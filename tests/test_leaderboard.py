@@ -19,7 +19,7 @@ from leaderboard.renderers import RENDERERS
 from leaderboard.submit import file_name, slug
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-METRICS = scores.OVERALL_METRICS
+METRICS = scores.overall_metrics()
 
 
 # ---------------------------------------------------------------- hand-built results (schema shape)

@@ -11,8 +11,8 @@ from pebench.errors import UserError
 from pebench.judges import JUDGES, make_judge
 from pebench.judges.keyword_rouge import keyword_recall
 from pebench.judges.llm import rating_to_score
-from pebench.metrics import METRICS, evaluate_module
-from pebench.metrics._bootstrap import bootstrap_ci, mean_ci
+from pebench.metrics import METRICS, columns, evaluate_module, mean
+from pebench.metrics._table import Planned, bootstrap
 from pebench.metrics.answer_probability import answer_probability
 from pebench.metrics.auc import mia_auc, privleak
 from pebench.metrics.forget_quality import forget_quality
@@ -132,14 +132,34 @@ def test_pope_scores_and_parsing():
 
 # --------------------------------------------------------------------------------- bootstrap
 def test_bootstrap_is_seeded_and_brackets_the_mean():
+    def interval(values, seed=0, resamples=1000):
+        return bootstrap(Planned([np.asarray(values, dtype=float)], mean, True), resamples, seed, "x")
+
     values = np.arange(50, dtype=float)
-    a = mean_ci(values, seed=0, name="x")
-    assert a == mean_ci(values, seed=0, name="x") and a != mean_ci(values, seed=1, name="x")
+    a = interval(values)
+    assert a == interval(values) and a != interval(values, seed=1)
     assert a[0] < values.mean() < a[1]
-    assert mean_ci([3.0] * 10, name="c") == [3.0, 3.0]
-    assert mean_ci([], name="x") is None and mean_ci([1.0], resamples=0) is None
-    two = bootstrap_ci(mia_auc, [[1.0, 2.0, 3.0], [2.5, 4.0, 5.0]], resamples=200, seed=0, name="auc")
-    assert 0.0 <= two[0] <= two[1] <= 1.0
+    assert interval([3.0] * 10) == [3.0, 3.0] and interval([1.0], resamples=0) is None
+    auc = bootstrap(Planned([np.array([1.0, 2.0, 3.0]), np.array([2.5, 4.0, 5.0])],
+                            lambda m, o: np.array([mia_auc(a, b) for a, b in zip(m, o)]), True), 200, 0, "auc")
+    assert 0.0 <= auc[0] <= auc[1] <= 1.0
+
+
+def test_vectorised_statistics_equal_their_per_resample_loop():
+    """The bootstrap evaluates every resample at once; each must equal the metric applied alone."""
+    from pebench.metrics.auc import auc, privleak_of_groups
+    from pebench.metrics.pope import f1_percent
+
+    rng = np.random.default_rng(0)
+    members, others = rng.normal(size=(7, 12)), rng.normal(0.5, size=(7, 9))
+    assert auc(members, others) == pytest.approx([mia_auc(m, o) for m, o in zip(members, others)], abs=1e-12)
+    goal = np.full((7, 1), 0.6)
+    assert privleak_of_groups(members, others, goal) == pytest.approx(
+        [privleak(mia_auc(m, o), 0.6) for m, o in zip(members, others)], abs=1e-9)
+    pairs = rng.integers(0, 2, size=(7, 20, 2)).astype(float)
+    assert f1_percent(pairs) == pytest.approx([100 * pope([("Yes" if p else "No") for p in row[:, 0]],
+                                                          [("Yes" if g else "No") for g in row[:, 1]])["f1"]
+                                               for row in pairs], abs=1e-9)
 
 
 # ------------------------------------------------------------------------------------ judges
@@ -223,7 +243,7 @@ def test_cells_have_pebench_scale_and_exact_values():
     assert agg["generality_unseen"] == 100.0 and agg["retain"] == pytest.approx(90.0)
     assert agg["scope"] == pytest.approx(5 / 6)  # ROUGE-L recall: "a runner in the park" vs 6 tokens
     assert agg["world"] == pytest.approx(40.0) and agg["leakage"] == pytest.approx(20.0)
-    assert results.headline({"aggregates": agg}) == {k: agg[k] for k in results.HEADLINE}
+    assert results.headline({"aggregates": agg}) == {c.name: agg[c.name] for c in columns()}
     assert "forget_quality" not in agg and "privleak_loss" not in agg  # no goal reference given
 
 

@@ -7,7 +7,7 @@ of the same person in the same event, not a copy of memorised pixels.
 """
 from PIL import Image, ImageDraw
 
-from data_builders.catalogue import ATTRIBUTES, CLUTTER, EVENTS
+from data_builders.catalogue import ATTRIBUTES, CLUTTER, OBJECTS
 from data_builders.people import seeded
 from data_builders.renderers import RENDERERS
 
@@ -25,9 +25,8 @@ SHAPES = ("box", "disc", "triangle", "tree", "pole", "bar", "ring", "cross", "di
 
 def _object_styles():
     """A distinct (shape, colour) for every object name in the catalogue, in a fixed order."""
-    names = sorted({o for e in EVENTS for o in e[3]} | set(CLUTTER))
     return {name: (SHAPES[i % len(SHAPES)], PALETTE[(i // len(SHAPES) + i) % len(PALETTE)])
-            for i, name in enumerate(names)}
+            for i, name in enumerate(OBJECTS)}
 
 
 STYLES = _object_styles()

@@ -1,12 +1,12 @@
 """Number and label formatting shared by the renderers (fixed formats: same board, same bytes)."""
 
-METRIC_LABELS = {
-    "efficacy": "Efficacy",
-    "generality": "Generality",
-    "retain": "Retain",
-    "scope": "Scope",
-    "world": "World",
-}
+
+
+def label(name):
+    """A column's label, as its cell declares it (`pebench.metrics.columns()`)."""
+    from pebench.metrics import columns
+
+    return {cell.name: cell.label for cell in columns()}.get(name, name)
 
 
 def num(value, digits=3):

@@ -12,7 +12,7 @@ import hashlib
 from html import escape
 
 from leaderboard.renderers import RENDERERS
-from leaderboard.renderers._format import METRIC_LABELS, interval, num, printable
+from leaderboard.renderers._format import label, interval, num, printable
 from leaderboard.renderers._scatter import scatter
 
 STYLE = """
@@ -115,7 +115,7 @@ def _row(order, row, metrics):
 def table(group, metrics):
     heads = [_th("rank", "Rank", "number"), _th("name", "Entry", "text"), _th("method", "Method", "text"),
              _th("overall", "Overall", "number")]
-    heads += [_th(m, METRIC_LABELS[m], "number") for m in metrics] + [_th("notes", "Notes", "text")]
+    heads += [_th(m, label(m), "number") for m in metrics] + [_th("notes", "Notes", "text")]
     rows = [_row(i, row, metrics) for i, row in enumerate(group["rows"])]
     return (f'<table id="table-{group["key"]}"><thead><tr>{"".join(heads)}</tr></thead>\n<tbody>\n'
             + "\n".join(rows) + "\n</tbody></table>")

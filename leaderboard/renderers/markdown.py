@@ -2,7 +2,7 @@
 import html
 
 from leaderboard.renderers import RENDERERS
-from leaderboard.renderers._format import METRIC_LABELS, interval, num, printable
+from leaderboard.renderers._format import label, interval, num, printable
 
 _MARKDOWN_SPECIAL = "\\`*_[]|#~!"
 
@@ -25,7 +25,7 @@ def render(board):
     lines = [f"# {board['title']}", "", _dataset_line(board), "", _SCORE_NOTE, ""]
     for group in board["groups"]:
         lines += [f"## {group['title']}", ""]
-        header = ["Rank", "Entry", "Method", "Overall [95% CI]"] + [METRIC_LABELS[m] for m in metrics]
+        header = ["Rank", "Entry", "Method", "Overall [95% CI]"] + [label(m) for m in metrics]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * len(metrics)) + "|")
         for row in group["rows"]:

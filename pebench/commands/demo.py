@@ -41,9 +41,9 @@ def add_arguments(parser):
 
 
 def run(args):
-    from baselines import METHODS
-    from baselines.reproduce import write_table
     from pebench.cli import main as pebench
+    from pebench.methods import METHODS
+    from pebench.report import write_table
 
     preset = dict(PRESETS[args.preset])
     methods = _choose(args.methods, METHODS.names(), METHODS.names(), "method")
@@ -152,7 +152,9 @@ def _sha256(path):
 
 
 def _fingerprint(data):
-    return json.loads((Path(data) / "metadata.json").read_text())["fingerprint"]
+    from pebench.data import fingerprint
+
+    return fingerprint(data)
 
 
 def _choose(text, default, allowed, kind):

@@ -2,7 +2,8 @@
 
 Example: pebench unlearn --data data/small --config person_forget05 --model runs/finetuned --method gd
          --out runs/gd --set steps=20 --set lr=5e-4 --relearn 10
-Hyper-parameters come from baselines/configs/<method>.yaml (or --hparams FILE), then --set key=value.
+Training settings come from baselines/configs/<method>.yaml (or --hparams FILE); a method's hyper-parameters
+are its loss's keyword defaults (--list shows them); --set key=value overrides either.
 """
 from pebench.errors import UserError
 
@@ -36,12 +37,12 @@ def parse_sets(pairs):
 
 
 def run(args):
-    from baselines import METHODS
-    from baselines._common import summary
+    from pebench.methods import METHODS, hparams_of, summary
 
     if args.list:
         for name, loss in METHODS.items():
-            print(f"{name:8s} {summary(loss)}")
+            defaults = ", ".join(f"{k}={v}" for k, v in sorted(hparams_of(loss).items()))
+            print(f"{name:8s} {summary(loss)}" + (f" [{defaults}]" if defaults else ""))
         return 0
     missing = [f"--{k}" for k in ("data", "config", "model", "method", "out") if not getattr(args, k)]
     if missing:

@@ -1,7 +1,7 @@
 """Answer probability (TOFU)."""
 import math
 
-from pebench.metrics import METRICS, example
+from pebench.metrics import METRICS, Cell, as_groups, declare, example, per_block
 from pebench.metrics._checks import as_float_array
 
 
@@ -22,3 +22,21 @@ def answer_probability(logprobs):
 def mean_nll(logprobs):
     """L = -mean(log p) over one answer's tokens (UserError if there are none)."""
     return -float(as_float_array("mean_nll", logprobs).mean())
+
+
+def probability_on(split):
+    """A `Cell.measure`: P~ of the reference answers of the block's task on one split."""
+
+    def measure(view):
+        rows = [r for r in view.rows(split, "own", need=("logprobs",)) if r["logprobs"]]
+        return as_groups(answer_probability([r["logprobs"] for r in rows]))
+
+    return measure
+
+
+declare(*per_block(
+    Cell("tofu_answer_prob_forget", "Answer probability, forget (TOFU)", metric="answer_probability",
+         splits=("forget_train",), needs=("logprobs",), measure=probability_on("forget_train"), direction="lower"),
+    Cell("tofu_answer_prob_retain", "Answer probability, retain (TOFU)", metric="answer_probability",
+         splits=("retain_test",), needs=("logprobs",), measure=probability_on("retain_test")),
+))

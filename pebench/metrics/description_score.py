@@ -1,6 +1,8 @@
 """Description score (PEBench event task): a judge's score of a scene description, in [0, 1]."""
-from pebench.metrics import METRICS, example
+from pebench.errors import UserError
+from pebench.metrics import METRICS, Cell, declare, example, record_score, scores_of
 from pebench.metrics._checks import same_length
+from pebench.schema import EVENT_DESCRIPTION
 
 _REF = {"description": "a runner jogs in the park", "keywords": ["runner", "park"]}
 
@@ -23,3 +25,32 @@ def description_score(predictions, references, judge="keyword_rouge"):
     same_length("description_score", predictions, references)
     judge = make_judge(judge) if isinstance(judge, str) else judge
     return list(judge.score(predictions, references))
+
+
+@record_score(EVENT_DESCRIPTION)
+def score_descriptions(records, refs, judge, fresh=False):
+    """Record scores of the event task from the judge.
+
+    `fresh`: ask the judge even if it is not deterministic (at evaluation time); otherwise such a
+    judge's stored scores are kept, since a reader cannot re-run it.
+    """
+    if not (judge.deterministic or fresh):
+        if any("score" not in r for r in records):
+            raise UserError(f"judge {judge.name!r} is not deterministic and records lack stored scores")
+        return [r["score"] for r in records]
+    return description_score([r["prediction"] for r in records],
+                             [{"description": x["answer"], "keywords": x["keywords"]} for x in refs], judge)
+
+
+# The judge score in [0, 1], as in PEBench v1 Table 1: forgotten = 1 - score on the forget splits.
+_FORGOT = dict(metric="description_score", scale=-1.0, offset=1.0, joint=True, block="event")
+declare(
+    Cell("efficacy", "Efficacy", splits=("forget_train",), measure=scores_of("forget_train"), column=1,
+         board="forget", **_FORGOT),
+    Cell("generality", "Generality", splits=("forget_test",), measure=scores_of("forget_test"), column=2,
+         board="forget", **_FORGOT),
+    Cell("generality_unseen", "Generality (unseen renderings)", splits=("forget_unseen",),
+         measure=scores_of("forget_unseen"), **_FORGOT),
+    Cell("retain", "Retain", metric="description_score", splits=("retain_test",),
+         measure=scores_of("retain_test"), column=3, board="keep", joint=True, block="event"),
+)

@@ -1,6 +1,7 @@
 """Fact accuracy: does a generated answer state a profile fact (cross-modal leakage)?"""
-from pebench.metrics import METRICS, example
+from pebench.metrics import METRICS, Cell, declare, example, record_score, scores_of
 from pebench.metrics._checks import same_length
+from pebench.schema import PROFILE_TASKS
 
 
 @METRICS.register()
@@ -26,3 +27,17 @@ def _contains(text, fact):
 
 def _words(text):
     return "".join(c if c.isalnum() else " " for c in str(text).lower()).split()
+
+
+@record_score(*PROFILE_TASKS)
+def score_facts(records, refs, judge=None, fresh=False):
+    """Record scores of the profile tasks: is the fact stated?"""
+    return fact_accuracy([r["prediction"] for r in records], [x["fact"] or x["answer"] for x in refs])
+
+
+declare(
+    # Cross-modal leakage: percent of profile facts of forget people still stated when asked by name.
+    Cell("leakage", "Leakage (text-only profile facts)", metric="fact_accuracy", splits=("forget_profile",),
+         measure=scores_of("forget_profile", PROFILE_TASKS), task=PROFILE_TASKS, scale=100.0, unit=0.01,
+         direction="lower"),
+)

@@ -1,5 +1,7 @@
 """Forget quality (TOFU): KS test of the unlearned model's forget-set truth ratios against the goal's."""
-from pebench.metrics import METRICS, example
+import numpy as np
+
+from pebench.metrics import METRICS, Cell, as_groups, declare, example, per_block
 from pebench.metrics._checks import as_float_array
 
 
@@ -23,3 +25,30 @@ def forget_quality(ratios, goal_ratios):
     a, b = as_float_array("forget_quality", ratios), as_float_array("forget_quality (goal)", goal_ratios)
     test = ks_2samp(a, b)
     return {"p_value": float(test.pvalue), "statistic": float(test.statistic)}
+
+
+def _paired_with_goal(view):
+    """Forget-train truth ratios of this model and of the goal model, on the items both have."""
+    from pebench.metrics.truth_ratio import item_ratios
+
+    goal = ((view.reference_info.get("goal") or {}).get("truth_ratio")) or {}
+    mine = item_ratios(view.rows("forget_train", "own"))
+    ids = sorted(set(mine) & set(goal))
+    return as_groups([mine[i] for i in ids], [goal[i] for i in ids])
+
+
+def _each(key):
+    def statistic(mine, goal):
+        return np.array([forget_quality(a, b)[key] for a, b in zip(mine, goal)])
+
+    return statistic
+
+
+# A KS test has no bootstrap interval: resampling a p-value against fixed goal values is not meaningful.
+_KS = dict(metric="forget_quality", splits=("forget_train",), needs=("truth_ratio",), measure=_paired_with_goal,
+           interval=False, reference="goal")
+declare(*per_block(
+    Cell("forget_quality", "Forget quality (KS p-value, TOFU)", statistic=_each("p_value"), **_KS),
+    Cell("forget_quality_D", "Forget quality KS statistic D", statistic=_each("statistic"), direction="lower",
+         **_KS),
+))

@@ -1,6 +1,7 @@
 """Name precision (PEBench person task)."""
-from pebench.metrics import METRICS, example
+from pebench.metrics import METRICS, Cell, declare, example, record_score, scores_of
 from pebench.metrics._checks import same_length
+from pebench.schema import PERSON_NAME
 
 
 @METRICS.register()
@@ -23,3 +24,27 @@ def name_precision(predictions, names):
 
 def _norm(text):
     return " ".join(str(text or "").lower().split())
+
+
+@record_score(PERSON_NAME)
+def score_names(records, refs, judge=None, fresh=False):
+    """Record scores of the person task: the name hit of each prediction."""
+    return name_precision([r["prediction"] for r in records], [x["person_name"] for x in refs])
+
+
+# Name precision in percent, as in PEBench v1 Table 1: forgotten = 100 - precision on the forget splits.
+_FORGOT = dict(metric="name_precision", scale=-100.0, offset=100.0, unit=0.01, joint=True, block="person")
+_KEPT = dict(metric="name_precision", scale=100.0, unit=0.01, joint=True)
+declare(
+    Cell("efficacy", "Efficacy", splits=("forget_train",), measure=scores_of("forget_train"), column=1,
+         board="forget", **_FORGOT),
+    Cell("generality", "Generality", splits=("forget_test",), measure=scores_of("forget_test"), column=2,
+         board="forget", **_FORGOT),
+    Cell("generality_unseen", "Generality (unseen renderings)", splits=("forget_unseen",),
+         measure=scores_of("forget_unseen"), **_FORGOT),
+    Cell("retain", "Retain", splits=("retain_test",), measure=scores_of("retain_test"), column=3, board="keep",
+         block="person", **_KEPT),
+    # The event target's scope: are the people in the forgotten events' images still named?
+    Cell("scope", "Scope", splits=("scope",), measure=scores_of("scope", "other"), task="other", column=4,
+         board="keep", block="event", **_KEPT),
+)

@@ -1,8 +1,11 @@
 """POPE (Li et al. 2023): yes/no object-existence questions; accuracy, precision, recall, F1, yes-ratio."""
 import re
 
-from pebench.metrics import METRICS, example
+import numpy as np
+
+from pebench.metrics import METRICS, Cell, as_groups, declare, example, record_score, scores_of
 from pebench.metrics._checks import non_empty, same_length
+from pebench.schema import WORLD_OBJECT
 
 
 def yes_no(text):
@@ -40,3 +43,40 @@ def pope(predictions, answers):
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"accuracy": sum(pope_correct(predictions, answers)) / len(pred), "precision": precision,
             "recall": recall, "f1": f1, "yes_ratio": sum(pred) / len(pred)}
+
+
+@record_score(WORLD_OBJECT)
+def score_pope(records, refs, judge=None, fresh=False):
+    """Record scores of the world task: is the yes/no answer right?"""
+    return pope_correct([r["prediction"] for r in records], [x["answer"] for x in refs])
+
+
+def _pairs(view):
+    """Rows of (predicted yes, answer yes) per world record: F1 and the yes-ratio resample them together."""
+    rows = view.rows("world", WORLD_OBJECT, need=("prediction",))
+    pairs = [[yes_no(r["prediction"]) == "yes", yes_no(a) == "yes"] for r, a in zip(rows, view.answers(rows))]
+    return as_groups(np.array(pairs, dtype=np.float64).reshape(-1, 2))
+
+
+def f1_percent(pairs):
+    """POPE F1 in percent of "yes" as the positive class, per resample (0 when there is no true positive)."""
+    predicted, actual = pairs[..., 0], pairs[..., 1]
+    tp = (predicted * actual).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision, recall = tp / predicted.sum(axis=-1), tp / actual.sum(axis=-1)
+        f1 = 100.0 * 2 * precision * recall / (precision + recall)
+    return np.where(tp > 0, f1, 0.0)
+
+
+def yes_percent(pairs):
+    return 100.0 * pairs[..., 0].mean(axis=-1)
+
+
+_WORLD = dict(metric="pope", splits=("world",), task=WORLD_OBJECT)
+declare(
+    Cell("world", "World", measure=scores_of("world", WORLD_OBJECT), scale=100.0, unit=0.01, column=5,
+         board="keep", **_WORLD),
+    Cell("world_f1", "World F1 (POPE)", measure=_pairs, statistic=f1_percent, unit=0.01, **_WORLD),
+    Cell("world_yes_ratio", "World yes-ratio (POPE)", measure=_pairs, statistic=yes_percent, unit=0.01,
+         direction="goal", **_WORLD),
+)

@@ -1,7 +1,7 @@
 """ROUGE-L recall and F-measure with the `rouge_score` package (stemmed, as in TOFU)."""
 from functools import lru_cache
 
-from pebench.metrics import METRICS, example
+from pebench.metrics import METRICS, Cell, as_groups, declare, example, per_block
 from pebench.metrics._checks import same_length
 
 
@@ -34,3 +34,26 @@ def rouge_l_recall(predictions, references):
 def rouge_l_f(predictions, references):
     """Per sample, the ROUGE-L F-measure 2PR / (P + R) of LCS precision P and recall R (Lin 2004)."""
     return [s.fmeasure for s in _scores(predictions, references)]
+
+
+def recall_on(split, task="own"):
+    """A `Cell.measure`: ROUGE-L recall of the generated answers on one split against the references."""
+
+    def measure(view):
+        rows = view.rows(split, task, need=("prediction",))
+        return as_groups(rouge_l_recall([r["prediction"] for r in rows], view.answers(rows)))
+
+    return measure
+
+
+declare(
+    # The person target's scope: are the forgotten people's scenes still described? (PEBench: ROUGE-L.)
+    Cell("scope", "Scope", metric="rouge_l_recall", splits=("scope",), measure=recall_on("scope", "other"),
+         task="other", block="person", column=4, board="keep", joint=True),
+    *per_block(
+        Cell("tofu_rougeL_forget", "ROUGE-L recall, forget (TOFU)", metric="rouge_l_recall",
+             splits=("forget_train",), measure=recall_on("forget_train"), direction="lower"),
+        Cell("tofu_rougeL_retain", "ROUGE-L recall, retain (TOFU)", metric="rouge_l_recall",
+             splits=("retain_test",), measure=recall_on("retain_test")),
+    ),
+)

@@ -1,7 +1,7 @@
 """Truth ratio (TOFU): does the model prefer a paraphrase of the truth over plausible wrong answers?"""
 import math
 
-from pebench.metrics import METRICS, example
+from pebench.metrics import METRICS, Cell, as_groups, declare, example, per_block
 from pebench.metrics._checks import as_float_array, same_length
 
 
@@ -40,3 +40,28 @@ def truth_ratio_forget(ratios):
 def truth_ratio_retain(ratios):
     """Per item, max(0, 1 - R): TOFU's retain-set statistic; higher = the truth is clearly preferred."""
     return [max(0.0, 1.0 - r) for r in as_float_array("truth_ratio_retain", ratios).tolist()]
+
+
+def item_ratios(records):
+    """{id: R} for the records that hold truth-ratio NLLs (what a goal model lends to forget quality)."""
+    rows = [r for r in records if r.get("paraphrase_nll") is not None and r.get("perturbed_nll")]
+    return dict(zip([r["id"] for r in rows], truth_ratio([r["paraphrase_nll"] for r in rows],
+                                                         [r["perturbed_nll"] for r in rows])))
+
+
+def folded_on(split, fold):
+    """A `Cell.measure`: per item `fold(R)` on one split (TOFU's forget or retain statistic)."""
+
+    def measure(view):
+        ratios = list(item_ratios(view.rows(split, "own", need=("paraphrase_nll", "perturbed_nll"))).values())
+        return as_groups(fold(ratios) if ratios else [])
+
+    return measure
+
+
+declare(*per_block(
+    Cell("tofu_truth_ratio_forget", "Truth ratio, forget (TOFU)", metric="truth_ratio_forget",
+         splits=("forget_train",), needs=("truth_ratio",), measure=folded_on("forget_train", truth_ratio_forget)),
+    Cell("tofu_truth_ratio_retain", "Truth ratio, retain (TOFU)", metric="truth_ratio_retain",
+         splits=("retain_test",), needs=("truth_ratio",), measure=folded_on("retain_test", truth_ratio_retain)),
+))

@@ -21,7 +21,7 @@ def add_arguments(parser):
 def run(args):
     import time
 
-    from data_builders import build, read_metadata
+    from data_builders.build import build, read_metadata
 
     start = time.perf_counter()
     out = build(args.out, people=args.people, events=args.events, variants=args.variants,
