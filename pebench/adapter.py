@@ -13,20 +13,31 @@ Rows with `image=None` are text-only (profile questions): their user turn has no
 both kinds: the processor receives the images of the rows that have one, in order (LLaVA-style
 processors take a flat list); families whose processors want one list of images per row are marked in
 `QUIRKS`.
+
+Module-level helpers find the language model's decoder through `get_decoder()` (`decoder_layers`, for
+methods and probes that read or train a decoder layer) and put LoRA on it (`with_lora`), so no caller
+guesses module names (`language_model`, `text_model`, `visual.blocks`, ...).
 """
+import re
 from pathlib import Path
 
 from pebench.errors import UserError
 
 # Family quirks, keyed by `model.config.model_type`; the only place where families differ.
 #   nested_images: the processor takes `images=[[img], [], ...]` (one list per text) instead of a flat list.
+#   decoder: dotted path of the language model's decoder where `get_decoder()` does not give it.
 QUIRKS = {
     "idefics3": {"nested_images": True},
     "smolvlm": {"nested_images": True},
     "idefics2": {"nested_images": True},
     "mllama": {"nested_images": True},
 }
-DEFAULT_QUIRKS = {"nested_images": False}
+DEFAULT_QUIRKS = {"nested_images": False, "decoder": None}
+
+
+def quirks_of(model_type):
+    """The quirks of a `model_type` (defaults filled in)."""
+    return {**DEFAULT_QUIRKS, **QUIRKS.get(model_type or "", {})}
 
 
 def default_device():
@@ -67,7 +78,7 @@ class VLM:
         self.tokenizer = getattr(processor, "tokenizer", processor)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.quirks = {**DEFAULT_QUIRKS, **QUIRKS.get(getattr(model.config, "model_type", ""), {})}
+        self.quirks = quirks_of(getattr(model.config, "model_type", ""))
         self.collator = self.encode  # what a `transformers.Trainer` calls on a list of rows
         _check_processor(processor, "this model")
 
@@ -180,6 +191,61 @@ class VLM:
                 new = ids[:, batch["input_ids"].shape[1]:]
                 texts += [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
         return texts
+
+
+# ----------------------------------------------------------------------------------- decoders
+def decoder(model):
+    """The language model's decoder (`get_decoder()`, or the family's `decoder` quirk), through peft wrappers.
+
+    Why not search module names: Qwen2-VL's vision tower `model.visual.blocks` is a layer list as long as
+    the decoder's and its name lacks "vision"; Idefics3's decoder is `model.text_model`, not
+    `language_model`. `get_decoder()` is what each transformers class says its decoder is.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    path = quirks_of(getattr(base.config, "model_type", ""))["decoder"]
+    found = base.get_submodule(path) if path else base.get_decoder()
+    if found is base or found is None:
+        raise UserError(f"cannot find the language model's decoder of a {type(base).__name__}; add a "
+                        "`decoder` path for its model_type to pebench.adapter.QUIRKS")
+    return found
+
+
+def decoder_layers(model):
+    """The decoder's layer list (`decoder(model).layers`): what RMU trains and layer probes read."""
+    import torch
+
+    layers = getattr(decoder(model), "layers", None)
+    if not isinstance(layers, torch.nn.ModuleList):
+        raise UserError(f"the decoder of a {type(model).__name__} has no `layers` list")
+    return layers
+
+
+def lora_targets(model):
+    """A peft `target_modules` regex: every linear layer inside the decoder, by the decoder's module path.
+
+    The projection names come from the decoder itself (q/k/v/o and gate/up/down for Llama, Qwen2, Gemma),
+    so the vision tower, the projector and the LM head stay frozen and untouched.
+    """
+    import torch
+
+    text = decoder(model)
+    path = next(name for name, module in model.named_modules() if module is text)
+    leaves = sorted({name.rsplit(".", 1)[-1] for name, module in text.named_modules()
+                     if isinstance(module, torch.nn.Linear)})
+    return rf"{re.escape(path)}\..*\.({'|'.join(map(re.escape, leaves))})"
+
+
+def with_lora(model, rank):
+    """LoRA adapters (peft, alpha = 2 x rank, no dropout) on the decoder's linear layers; rank 0: `model`.
+
+    Callers merge them back (`merge_and_unload`) before saving, so checkpoints stay plain.
+    """
+    if not rank:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=lora_targets(model))
+    return get_peft_model(model, config)
 
 
 def _answer_logprobs(logits, targets, with_stats):

@@ -15,6 +15,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 
 from baselines import METHODS
 from baselines._common import hparams_of, needs_of, prepare_of, sequence_nll, split_hparams
+from pebench.adapter import with_lora
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json
 from pebench.schema import FORGET_CONFIGS, PERSON_NAME
@@ -256,16 +257,6 @@ def training_args(train, seed, workdir, steps, lr):
         remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=True,
         use_cpu=not torch.cuda.is_available(),
     )
-
-
-def with_lora(model, rank):
-    """Wrap the language model's linear layers with LoRA adapters (peft); rank 0 leaves the model as is."""
-    if not rank:
-        return model
-    from peft import LoraConfig, get_peft_model
-
-    targets = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
-    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets))
 
 
 def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, workdir, steps, lr, refusal=False):
