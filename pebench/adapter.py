@@ -25,19 +25,48 @@ from pebench.errors import UserError
 
 # Family quirks, keyed by `model.config.model_type`; the only place where families differ.
 #   nested_images: the processor takes `images=[[img], [], ...]` (one list per text) instead of a flat list.
+#   requires: (module, pebench extra) pairs the family's processor imports; missing -> one-line UserError.
 #   decoder: dotted path of the language model's decoder where `get_decoder()` does not give it.
 QUIRKS = {
     "idefics3": {"nested_images": True},
-    "smolvlm": {"nested_images": True},
+    "smolvlm": {"nested_images": True, "requires": (("torchvision", "smolvlm"), ("num2words", "smolvlm"))},
     "idefics2": {"nested_images": True},
     "mllama": {"nested_images": True},
+    "qwen2_vl": {"requires": (("torchvision", "qwen"),)},
+    "qwen2_5_vl": {"requires": (("torchvision", "qwen"),)},
 }
-DEFAULT_QUIRKS = {"nested_images": False, "decoder": None}
+DEFAULT_QUIRKS = {"nested_images": False, "requires": (), "decoder": None}
 
 
 def quirks_of(model_type):
     """The quirks of a `model_type` (defaults filled in)."""
     return {**DEFAULT_QUIRKS, **QUIRKS.get(model_type or "", {})}
+
+
+def require(modules, extra, needed_by):
+    """Import each of `modules`, or raise one UserError line naming the missing ones and the pebench extra.
+
+    Any import failure counts, not only ImportError: a torchvision built for another torch raises
+    RuntimeError or OSError at import.
+    """
+    import importlib
+
+    missing = []
+    for module in [modules] if isinstance(modules, str) else modules:
+        try:
+            importlib.import_module(module)
+        except Exception as err:  # noqa: BLE001 - reported below, not swallowed
+            missing.append(f"{module} ({_first_line(err)})")
+    if missing:
+        raise UserError(f"{needed_by} needs the package{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                        f"install with: pip install 'pebench[{extra}]'")
+
+
+def require_packages(model_type):
+    """Check the optional packages the `model_type`'s processor needs (`requires` in `QUIRKS`)."""
+    needs = quirks_of(model_type)["requires"]
+    for extra in dict.fromkeys(extra for _, extra in needs):
+        require([module for module, e in needs if e == extra], extra, f"a {model_type} checkpoint")
 
 
 def default_device():
@@ -94,10 +123,14 @@ class VLM:
 
         if not Path(path).exists() and (str(path).startswith((".", "/", "~")) or str(path).count("/") != 1):
             raise UserError(f"model checkpoint {path} does not exist")
+        require_packages(_model_type(path))
         try:
             processor = AutoProcessor.from_pretrained(str(path), trust_remote_code=trust_remote_code)
         except (OSError, ValueError) as err:
             raise UserError(f"cannot load a processor from {path}: {_first_line(err)}") from None
+        except ImportError as err:
+            raise UserError(f"cannot load a processor from {path}: {_first_line(err)} "
+                            f"(install the package {err.name or 'it names'})") from None
         _check_processor(processor, path)
         try:
             model = AutoModelForImageTextToText.from_pretrained(
@@ -242,6 +275,7 @@ def with_lora(model, rank):
     """
     if not rank:
         return model
+    require("peft", "lora", "LoRA (--lora / lora_r)")
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=lora_targets(model))
@@ -272,6 +306,16 @@ def _check_processor(processor, where):
                         "chat template (add one to the processor/tokenizer config)")
     if getattr(processor, "image_processor", None) is None:
         raise UserError(f"{where} has no image support (its processor has no image processor)")
+
+
+def _model_type(path):
+    """`model_type` from a local checkpoint's config.json (None for a hub id or an unreadable file)."""
+    import json
+
+    try:
+        return json.loads(Path(path, "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError):
+        return None
 
 
 def _rgb(image):
