@@ -12,7 +12,8 @@ end-of-turn marker, so fine-tuning also teaches the model to stop.
 Rows with `image=None` are text-only (profile questions): their user turn has no image. Batches may mix
 both kinds: the processor receives the images of the rows that have one, in order (LLaVA-style
 processors take a flat list); families whose processors want one list of images per row are marked in
-`QUIRKS`.
+`QUIRKS`. Answer tokens end at the first end-of-turn (eos) token: a newline the template writes after
+it (ChatML) is not part of the answer.
 
 Module-level helpers find the language model's decoder through `get_decoder()` (`decoder_layers`, for
 methods and probes that read or train a decoder layer) and put LoRA on it (`with_lora`), so no caller
@@ -25,6 +26,9 @@ from pebench.errors import UserError
 
 # Family quirks, keyed by `model.config.model_type`; the only place where families differ.
 #   nested_images: the processor takes `images=[[img], [], ...]` (one list per text) instead of a flat list.
+#   answer_as_suffix: a prefix-LM (PaliGemma): the processor takes the answer as `suffix=`, types it 1 in
+#       `token_type_ids` (causal attention; the prefix of image + question is bidirectional), writes its own
+#       `<bos>` after the images and a newline after the question, and refuses rows without an image.
 #   requires: (module, pebench extra) pairs the family's processor imports; missing -> one-line UserError.
 #   decoder: dotted path of the language model's decoder where `get_decoder()` does not give it.
 QUIRKS = {
@@ -32,10 +36,11 @@ QUIRKS = {
     "smolvlm": {"nested_images": True, "requires": (("torchvision", "smolvlm"), ("num2words", "smolvlm"))},
     "idefics2": {"nested_images": True},
     "mllama": {"nested_images": True},
+    "paligemma": {"answer_as_suffix": True},
     "qwen2_vl": {"requires": (("torchvision", "qwen"),)},
     "qwen2_5_vl": {"requires": (("torchvision", "qwen"),)},
 }
-DEFAULT_QUIRKS = {"nested_images": False, "requires": (), "decoder": None}
+DEFAULT_QUIRKS = {"nested_images": False, "answer_as_suffix": False, "requires": (), "decoder": None}
 
 
 def quirks_of(model_type):
@@ -157,6 +162,49 @@ class VLM:
         return self.processor(text=texts, return_tensors="pt", padding=True, padding_side=padding_side,
                               add_special_tokens=False, **kwargs)
 
+    def _prompts(self, rows, padding_side):
+        """The generation-prompt batch for `rows` (what `generate` continues)."""
+        if self.quirks["answer_as_suffix"]:
+            return self._prefix_suffix(rows, None, padding_side)
+        return self._process([self.prompt(r) for r in rows], rows, padding_side)
+
+    def _prefix_suffix(self, rows, answers, padding_side):
+        """A prefix-LM batch (PaliGemma): prefix typed 0 in `token_type_ids`, the answer (suffix) typed 1.
+
+        Image rows go through the processor with `suffix=`; text-only rows, which the processor refuses
+        (and, in a mixed batch, would get `<bos>` inserted mid-word), are tokenized in the processor's
+        layout by `_text_prefix_suffix`. A `<bos>` the chat template writes itself is dropped, since the
+        processor inserts one. The rows are then padded together.
+        """
+        bos = self.tokenizer.bos_token or ""
+        prefixes = [self.prompt(r).replace(bos, "") if bos else self.prompt(r) for r in rows]
+        answers = [None] * len(rows) if answers is None else answers
+        pictured = [i for i, row in enumerate(rows) if row.get("image") is not None]
+        rows_ids, extra = {}, {}
+        if pictured:
+            kwargs = {"suffix": [answers[i] for i in pictured]} if answers[0] is not None else {}
+            batch = self.processor(text=[prefixes[i] for i in pictured], return_tensors="pt", padding=True,
+                                   images=[_rgb(rows[i]["image"]) for i in pictured], add_special_tokens=False,
+                                   **kwargs)
+            for j, i in enumerate(pictured):
+                real = batch["attention_mask"][j].bool()
+                rows_ids[i] = (batch["input_ids"][j][real].tolist(), batch["token_type_ids"][j][real].tolist())
+            extra = {k: v for k, v in batch.items() if k not in ("input_ids", "attention_mask", "token_type_ids",
+                                                                 "labels")}
+        seqs = [rows_ids.get(i) or self._text_prefix_suffix(prefixes[i], answers[i]) for i in range(len(rows))]
+        padded = self.tokenizer.pad({"input_ids": [ids for ids, _ in seqs], "token_type_ids": [t for _, t in seqs]},
+                                    padding=True, padding_side=padding_side, return_tensors="pt",
+                                    return_attention_mask=True)
+        padded.update(extra)
+        return padded
+
+    def _text_prefix_suffix(self, prefix, answer=None):
+        """(ids, token types) of a text-only prefix-LM row: `<bos>` question newline (0), answer `<eos>` (1)."""
+        tokenize = self.tokenizer
+        head = tokenize((tokenize.bos_token or "") + prefix + "\n", add_special_tokens=False)["input_ids"]
+        tail = [] if answer is None else tokenize(answer + tokenize.eos_token, add_special_tokens=False)["input_ids"]
+        return head + tail, [0] * len(head) + [1] * len(tail)
+
     # ------------------------------------------------------------------------------------- encode
     def encode(self, rows, answers=None):
         """A `BatchFeature` for `model(**batch)` with `labels` = -100 outside the answer tokens.
@@ -170,15 +218,26 @@ class VLM:
         answers = [row["answer"] for row in rows] if answers is None else list(answers)
         if len(answers) != len(rows):
             raise ValueError(f"{len(answers)} answers for {len(rows)} rows")
-        full = self._process([self.prompt(r, a) for r, a in zip(rows, answers)], rows, "right")
-        prompt = self._process([self.prompt(r) for r in rows], rows, "right")
-        labels = full["input_ids"].clone()
-        labels[full["attention_mask"] == 0] = -100
-        for i, n in enumerate(prompt["attention_mask"].sum(1).tolist()):
-            same = (full["input_ids"][i, :n] == prompt["input_ids"][i, :n]).long().cumprod(0).sum()
-            labels[i, : int(same)] = -100  # a merge across the prompt/answer boundary joins the answer
-        full["labels"] = labels
+        if self.quirks["answer_as_suffix"]:
+            full = self._prefix_suffix(rows, answers, "right")
+            prefix = (full["token_type_ids"] == 0) | (full["attention_mask"] == 0)
+            labels = full["input_ids"].masked_fill(prefix, -100)
+        else:
+            full = self._process([self.prompt(r, a) for r, a in zip(rows, answers)], rows, "right")
+            prompt = self._process([self.prompt(r) for r in rows], rows, "right")
+            labels = full["input_ids"].clone()
+            labels[full["attention_mask"] == 0] = -100
+            for i, n in enumerate(prompt["attention_mask"].sum(1).tolist()):
+                same = (full["input_ids"][i, :n] == prompt["input_ids"][i, :n]).long().cumprod(0).sum()
+                labels[i, : int(same)] = -100  # a merge across the prompt/answer boundary joins the answer
+        full["labels"] = _end_at_eos(labels, self.eos_ids())
         return full
+
+    def eos_ids(self):
+        """The ids that end an answer: the generation config's eos (one or several), else the tokenizer's."""
+        eos = self.model.generation_config.eos_token_id
+        eos = self.tokenizer.eos_token_id if eos is None else eos
+        return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
 
     def _inputs(self, batch):
         batch = batch.to(self.device)
@@ -213,17 +272,29 @@ class VLM:
         rows = list(rows)
         texts = []
         self.model.eval()
-        eos = self.model.generation_config.eos_token_id
-        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        eos = self.eos_ids() or None
         with torch.no_grad():
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start:start + batch_size]
-                batch = self._inputs(self._process([self.prompt(r) for r in chunk], chunk, "left"))
+                batch = self._inputs(self._prompts(chunk, "left"))
                 ids = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                                           eos_token_id=eos, pad_token_id=self.tokenizer.pad_token_id)
                 new = ids[:, batch["input_ids"].shape[1]:]
                 texts += [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
         return texts
+
+
+def _end_at_eos(labels, eos_ids):
+    """`labels` with -100 after each row's first end-of-turn token (e.g. the newline ChatML writes after it).
+
+    Why: what follows the end of turn is never generated, so it is no part of the answer's likelihood.
+    """
+    import torch
+
+    if not eos_ids:
+        return labels
+    is_eos = torch.isin(labels, torch.tensor(eos_ids, device=labels.device)).long()
+    return labels.masked_fill(torch.cumsum(is_eos, dim=1) - is_eos > 0, -100)
 
 
 # ----------------------------------------------------------------------------------- decoders
