@@ -3,16 +3,8 @@ import torch
 
 from baselines import METHODS
 from baselines._common import forward, need_ref
+from pebench.adapter import decoder_layers
 from pebench.methods import requires
-
-
-def decoder_layers(model):
-    """The language model's decoder layers (the ModuleList as long as the text config's layer count)."""
-    count = model.config.get_text_config().num_hidden_layers
-    for name, module in model.named_modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) == count and "vision" not in name:
-            return module
-    raise ValueError("cannot find the language model's decoder layers")
 
 
 def chosen_layer(model, layer):

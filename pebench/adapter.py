@@ -12,21 +12,66 @@ end-of-turn marker, so fine-tuning also teaches the model to stop.
 Rows with `image=None` are text-only (profile questions): their user turn has no image. Batches may mix
 both kinds: the processor receives the images of the rows that have one, in order (LLaVA-style
 processors take a flat list); families whose processors want one list of images per row are marked in
-`QUIRKS`.
+`QUIRKS`. Answer tokens end at the first end-of-turn (eos) token: a newline the template writes after
+it (ChatML) is not part of the answer.
+
+Module-level helpers find the language model's decoder through `get_decoder()` (`decoder_layers`, for
+methods and probes that read or train a decoder layer) and put LoRA on it (`with_lora`), so no caller
+guesses module names (`language_model`, `text_model`, `visual.blocks`, ...).
 """
+import re
 from pathlib import Path
 
 from pebench.errors import UserError
 
 # Family quirks, keyed by `model.config.model_type`; the only place where families differ.
 #   nested_images: the processor takes `images=[[img], [], ...]` (one list per text) instead of a flat list.
+#   answer_as_suffix: a prefix-LM (PaliGemma): the processor takes the answer as `suffix=`, types it 1 in
+#       `token_type_ids` (causal attention; the prefix of image + question is bidirectional), writes its own
+#       `<bos>` after the images and a newline after the question, and refuses rows without an image.
+#   requires: (module, pebench extra) pairs the family's processor imports; missing -> one-line UserError.
+#   decoder: dotted path of the language model's decoder where `get_decoder()` does not give it.
 QUIRKS = {
     "idefics3": {"nested_images": True},
-    "smolvlm": {"nested_images": True},
+    "smolvlm": {"nested_images": True, "requires": (("torchvision", "smolvlm"), ("num2words", "smolvlm"))},
     "idefics2": {"nested_images": True},
     "mllama": {"nested_images": True},
+    "paligemma": {"answer_as_suffix": True},
+    "qwen2_vl": {"requires": (("torchvision", "qwen"),)},
+    "qwen2_5_vl": {"requires": (("torchvision", "qwen"),)},
 }
-DEFAULT_QUIRKS = {"nested_images": False}
+DEFAULT_QUIRKS = {"nested_images": False, "answer_as_suffix": False, "requires": (), "decoder": None}
+
+
+def quirks_of(model_type):
+    """The quirks of a `model_type` (defaults filled in)."""
+    return {**DEFAULT_QUIRKS, **QUIRKS.get(model_type or "", {})}
+
+
+def require(modules, extra, needed_by):
+    """Import each of `modules`, or raise one UserError line naming the missing ones and the pebench extra.
+
+    Any import failure counts, not only ImportError: a torchvision built for another torch raises
+    RuntimeError or OSError at import.
+    """
+    import importlib
+
+    missing = []
+    for module in [modules] if isinstance(modules, str) else modules:
+        try:
+            importlib.import_module(module)
+        except Exception as err:  # noqa: BLE001 - reported below, not swallowed
+            missing.append(f"{module} ({_first_line(err)})")
+    if missing:
+        raise UserError(f"{needed_by} needs the package{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                        f"install with: pip install 'pebench[{extra}]'")
+
+
+def require_packages(model_type):
+    """Check the optional packages the `model_type`'s processor needs (`requires` in `QUIRKS`)."""
+    needs = quirks_of(model_type)["requires"]
+    for extra in dict.fromkeys(extra for _, extra in needs):
+        require([module for module, e in needs if e == extra], extra, f"a {model_type} checkpoint")
 
 
 def default_device():
@@ -67,7 +112,7 @@ class VLM:
         self.tokenizer = getattr(processor, "tokenizer", processor)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.quirks = {**DEFAULT_QUIRKS, **QUIRKS.get(getattr(model.config, "model_type", ""), {})}
+        self.quirks = quirks_of(getattr(model.config, "model_type", ""))
         self.collator = self.encode  # what a `transformers.Trainer` calls on a list of rows
         _check_processor(processor, "this model")
 
@@ -83,10 +128,14 @@ class VLM:
 
         if not Path(path).exists() and (str(path).startswith((".", "/", "~")) or str(path).count("/") != 1):
             raise UserError(f"model checkpoint {path} does not exist")
+        require_packages(_model_type(path))
         try:
             processor = AutoProcessor.from_pretrained(str(path), trust_remote_code=trust_remote_code)
         except (OSError, ValueError) as err:
             raise UserError(f"cannot load a processor from {path}: {_first_line(err)}") from None
+        except ImportError as err:
+            raise UserError(f"cannot load a processor from {path}: {_first_line(err)} "
+                            f"(install the package {err.name or 'it names'})") from None
         _check_processor(processor, path)
         try:
             model = AutoModelForImageTextToText.from_pretrained(
@@ -113,6 +162,49 @@ class VLM:
         return self.processor(text=texts, return_tensors="pt", padding=True, padding_side=padding_side,
                               add_special_tokens=False, **kwargs)
 
+    def _prompts(self, rows, padding_side):
+        """The generation-prompt batch for `rows` (what `generate` continues)."""
+        if self.quirks["answer_as_suffix"]:
+            return self._prefix_suffix(rows, None, padding_side)
+        return self._process([self.prompt(r) for r in rows], rows, padding_side)
+
+    def _prefix_suffix(self, rows, answers, padding_side):
+        """A prefix-LM batch (PaliGemma): prefix typed 0 in `token_type_ids`, the answer (suffix) typed 1.
+
+        Image rows go through the processor with `suffix=`; text-only rows, which the processor refuses
+        (and, in a mixed batch, would get `<bos>` inserted mid-word), are tokenized in the processor's
+        layout by `_text_prefix_suffix`. A `<bos>` the chat template writes itself is dropped, since the
+        processor inserts one. The rows are then padded together.
+        """
+        bos = self.tokenizer.bos_token or ""
+        prefixes = [self.prompt(r).replace(bos, "") if bos else self.prompt(r) for r in rows]
+        answers = [None] * len(rows) if answers is None else answers
+        pictured = [i for i, row in enumerate(rows) if row.get("image") is not None]
+        rows_ids, extra = {}, {}
+        if pictured:
+            kwargs = {"suffix": [answers[i] for i in pictured]} if answers[0] is not None else {}
+            batch = self.processor(text=[prefixes[i] for i in pictured], return_tensors="pt", padding=True,
+                                   images=[_rgb(rows[i]["image"]) for i in pictured], add_special_tokens=False,
+                                   **kwargs)
+            for j, i in enumerate(pictured):
+                real = batch["attention_mask"][j].bool()
+                rows_ids[i] = (batch["input_ids"][j][real].tolist(), batch["token_type_ids"][j][real].tolist())
+            extra = {k: v for k, v in batch.items() if k not in ("input_ids", "attention_mask", "token_type_ids",
+                                                                 "labels")}
+        seqs = [rows_ids.get(i) or self._text_prefix_suffix(prefixes[i], answers[i]) for i in range(len(rows))]
+        padded = self.tokenizer.pad({"input_ids": [ids for ids, _ in seqs], "token_type_ids": [t for _, t in seqs]},
+                                    padding=True, padding_side=padding_side, return_tensors="pt",
+                                    return_attention_mask=True)
+        padded.update(extra)
+        return padded
+
+    def _text_prefix_suffix(self, prefix, answer=None):
+        """(ids, token types) of a text-only prefix-LM row: `<bos>` question newline (0), answer `<eos>` (1)."""
+        tokenize = self.tokenizer
+        head = tokenize((tokenize.bos_token or "") + prefix + "\n", add_special_tokens=False)["input_ids"]
+        tail = [] if answer is None else tokenize(answer + tokenize.eos_token, add_special_tokens=False)["input_ids"]
+        return head + tail, [0] * len(head) + [1] * len(tail)
+
     # ------------------------------------------------------------------------------------- encode
     def encode(self, rows, answers=None):
         """A `BatchFeature` for `model(**batch)` with `labels` = -100 outside the answer tokens.
@@ -126,15 +218,26 @@ class VLM:
         answers = [row["answer"] for row in rows] if answers is None else list(answers)
         if len(answers) != len(rows):
             raise ValueError(f"{len(answers)} answers for {len(rows)} rows")
-        full = self._process([self.prompt(r, a) for r, a in zip(rows, answers)], rows, "right")
-        prompt = self._process([self.prompt(r) for r in rows], rows, "right")
-        labels = full["input_ids"].clone()
-        labels[full["attention_mask"] == 0] = -100
-        for i, n in enumerate(prompt["attention_mask"].sum(1).tolist()):
-            same = (full["input_ids"][i, :n] == prompt["input_ids"][i, :n]).long().cumprod(0).sum()
-            labels[i, : int(same)] = -100  # a merge across the prompt/answer boundary joins the answer
-        full["labels"] = labels
+        if self.quirks["answer_as_suffix"]:
+            full = self._prefix_suffix(rows, answers, "right")
+            prefix = (full["token_type_ids"] == 0) | (full["attention_mask"] == 0)
+            labels = full["input_ids"].masked_fill(prefix, -100)
+        else:
+            full = self._process([self.prompt(r, a) for r, a in zip(rows, answers)], rows, "right")
+            prompt = self._process([self.prompt(r) for r in rows], rows, "right")
+            labels = full["input_ids"].clone()
+            labels[full["attention_mask"] == 0] = -100
+            for i, n in enumerate(prompt["attention_mask"].sum(1).tolist()):
+                same = (full["input_ids"][i, :n] == prompt["input_ids"][i, :n]).long().cumprod(0).sum()
+                labels[i, : int(same)] = -100  # a merge across the prompt/answer boundary joins the answer
+        full["labels"] = _end_at_eos(labels, self.eos_ids())
         return full
+
+    def eos_ids(self):
+        """The ids that end an answer: the generation config's eos (one or several), else the tokenizer's."""
+        eos = self.model.generation_config.eos_token_id
+        eos = self.tokenizer.eos_token_id if eos is None else eos
+        return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
 
     def _inputs(self, batch):
         batch = batch.to(self.device)
@@ -169,17 +272,85 @@ class VLM:
         rows = list(rows)
         texts = []
         self.model.eval()
-        eos = self.model.generation_config.eos_token_id
-        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        eos = self.eos_ids() or None
         with torch.no_grad():
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start:start + batch_size]
-                batch = self._inputs(self._process([self.prompt(r) for r in chunk], chunk, "left"))
+                batch = self._inputs(self._prompts(chunk, "left"))
                 ids = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                                           eos_token_id=eos, pad_token_id=self.tokenizer.pad_token_id)
                 new = ids[:, batch["input_ids"].shape[1]:]
                 texts += [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
         return texts
+
+
+def _end_at_eos(labels, eos_ids):
+    """`labels` with -100 after each row's first end-of-turn token (e.g. the newline ChatML writes after it).
+
+    Why: what follows the end of turn is never generated, so it is no part of the answer's likelihood.
+    """
+    import torch
+
+    if not eos_ids:
+        return labels
+    is_eos = torch.isin(labels, torch.tensor(eos_ids, device=labels.device)).long()
+    return labels.masked_fill(torch.cumsum(is_eos, dim=1) - is_eos > 0, -100)
+
+
+# ----------------------------------------------------------------------------------- decoders
+def decoder(model):
+    """The language model's decoder (`get_decoder()`, or the family's `decoder` quirk), through peft wrappers.
+
+    Why not search module names: Qwen2-VL's vision tower `model.visual.blocks` is a layer list as long as
+    the decoder's and its name lacks "vision"; Idefics3's decoder is `model.text_model`, not
+    `language_model`. `get_decoder()` is what each transformers class says its decoder is.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    path = quirks_of(getattr(base.config, "model_type", ""))["decoder"]
+    found = base.get_submodule(path) if path else base.get_decoder()
+    if found is base or found is None:
+        raise UserError(f"cannot find the language model's decoder of a {type(base).__name__}; add a "
+                        "`decoder` path for its model_type to pebench.adapter.QUIRKS")
+    return found
+
+
+def decoder_layers(model):
+    """The decoder's layer list (`decoder(model).layers`): what RMU trains and layer probes read."""
+    import torch
+
+    layers = getattr(decoder(model), "layers", None)
+    if not isinstance(layers, torch.nn.ModuleList):
+        raise UserError(f"the decoder of a {type(model).__name__} has no `layers` list")
+    return layers
+
+
+def lora_targets(model):
+    """A peft `target_modules` regex: every linear layer inside the decoder, by the decoder's module path.
+
+    The projection names come from the decoder itself (q/k/v/o and gate/up/down for Llama, Qwen2, Gemma),
+    so the vision tower, the projector and the LM head stay frozen and untouched.
+    """
+    import torch
+
+    text = decoder(model)
+    path = next(name for name, module in model.named_modules() if module is text)
+    leaves = sorted({name.rsplit(".", 1)[-1] for name, module in text.named_modules()
+                     if isinstance(module, torch.nn.Linear)})
+    return rf"{re.escape(path)}\..*\.({'|'.join(map(re.escape, leaves))})"
+
+
+def with_lora(model, rank):
+    """LoRA adapters (peft, alpha = 2 x rank, no dropout) on the decoder's linear layers; rank 0: `model`.
+
+    Callers merge them back (`merge_and_unload`) before saving, so checkpoints stay plain.
+    """
+    if not rank:
+        return model
+    require("peft", "lora", "LoRA (--lora / lora_r)")
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=lora_targets(model))
+    return get_peft_model(model, config)
 
 
 def _answer_logprobs(logits, targets, with_stats):
@@ -206,6 +377,16 @@ def _check_processor(processor, where):
                         "chat template (add one to the processor/tokenizer config)")
     if getattr(processor, "image_processor", None) is None:
         raise UserError(f"{where} has no image support (its processor has no image processor)")
+
+
+def _model_type(path):
+    """`model_type` from a local checkpoint's config.json (None for a hub id or an unreadable file)."""
+    import json
+
+    try:
+        return json.loads(Path(path, "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError):
+        return None
 
 
 def _rgb(image):

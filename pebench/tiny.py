@@ -85,21 +85,27 @@ def dataset_texts(data_dir):
     return sorted(set(t for t in texts if t))
 
 
-def train_tokenizer(texts, vocab_size=1024):
-    """A byte-level BPE `PreTrainedTokenizerFast` trained on `texts` (no unknown tokens, exact decoding)."""
+def train_tokenizer(texts, vocab_size=1024, special_tokens=SPECIAL_TOKENS, extra_special_tokens=None, **roles):
+    """A byte-level BPE `PreTrainedTokenizerFast` trained on `texts` (no unknown tokens, exact decoding).
+
+    Args:
+        special_tokens: whole tokens, never split (the first ones get the lowest ids).
+        extra_special_tokens: named tokens the processor looks up (default `{"image_token": "<image>"}`);
+            they must be given here: set afterwards, `tokenizer.image_token_id` stays unset.
+        roles: `pad_token`, `bos_token`, `eos_token`, `unk_token` (default LLaVA's `<pad> <s> </s> <unk>`).
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(special_tokens), show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     core.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-        extra_special_tokens={"image_token": IMAGE_TOKEN}, padding_side="right",
-    )
+    roles = roles or dict(pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    extra = {"image_token": IMAGE_TOKEN} if extra_special_tokens is None else extra_special_tokens
+    return PreTrainedTokenizerFast(tokenizer_object=core, extra_special_tokens=extra, padding_side="right", **roles)
 
 
 def build_processor(tokenizer, preset="tiny"):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pebench
 from pebench import data
+from pebench.adapter import with_lora
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json, check_output_dir, portable_path
 from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME
@@ -55,14 +56,6 @@ def load_base(model, data_dir, work, seed):
             tiny.create(data_dir, base, model, seed)
         return VLM.from_pretrained(base, dtype="float32"), "preset"
     return VLM.from_pretrained(model, dtype="float32"), "checkpoint"
-
-
-def with_lora(model, rank):
-    """LoRA adapters (peft) on the language model's linear layers; merged back before saving."""
-    from peft import LoraConfig, get_peft_model
-
-    targets = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
-    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets))
 
 
 def trainer_arguments(workdir, seed, progress=False, **settings):

@@ -14,6 +14,7 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, set_seed
 
 from pebench import data
+from pebench.adapter import with_lora
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json, portable_path
 from pebench.methods import FIELDS, METHODS, config_file, fields_of, hparams_of, needs_of, prepare_of, split_hparams
@@ -239,16 +240,6 @@ def training_args(train, seed, workdir, steps, lr):
         gradient_accumulation_steps=train["grad_accum"], learning_rate=lr, weight_decay=train["weight_decay"],
         lr_scheduler_type=train["scheduler"], warmup_steps=train["warmup_steps"],
         max_grad_norm=train["max_grad_norm"], bf16=train["bf16"], save_strategy="no", logging_strategy="no")
-
-
-def with_lora(model, rank):
-    """Wrap the language model's linear layers with LoRA adapters (peft); rank 0 leaves the model as is."""
-    if not rank:
-        return model
-    from peft import LoraConfig, get_peft_model
-
-    targets = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
-    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets))
 
 
 def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, workdir, steps, lr, fields=None):

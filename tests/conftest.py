@@ -64,3 +64,29 @@ def tiny_goal(small_data, tmp_path_factory):
     """Checkpoint folder: the `tiny` preset trained on `person_forget05/retain_train` only (the goal model)."""
     return _train_tiny(small_data, tmp_path_factory, "retain")
 
+
+
+@pytest.fixture(scope="session")
+def family_checkpoint(small_data, tmp_path_factory):
+    """Factory: `family_checkpoint(name)` -> a saved tiny checkpoint folder of a `pebench.families` family.
+
+    The tokenizer is trained on `small_data`'s texts; each family is built once per session (well under a
+    second). A family whose optional packages are missing here (Qwen2-VL without a working torchvision)
+    skips with the one-line reason the user would get.
+    """
+    from pebench import families, tiny
+    from pebench.errors import UserError
+
+    texts, built = tiny.dataset_texts(small_data), {}
+
+    def make(name):
+        if name not in built:
+            try:
+                built[name] = families.create(name, texts, tmp_path_factory.mktemp("families") / name)
+            except UserError as err:
+                built[name] = err
+        if isinstance(built[name], UserError):
+            pytest.skip(f"blocked: {built[name]}")
+        return built[name]
+
+    return make
