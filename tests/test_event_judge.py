@@ -4,7 +4,6 @@ description, refusals, empty; plus an independent re-implementation of the docst
 import math
 import random
 import time
-from collections import Counter
 
 import pytest
 from rouge_score.tokenizers import DefaultTokenizer
@@ -12,7 +11,7 @@ from rouge_score.tokenizers import DefaultTokenizer
 from data_builders.events import make_events
 from pebench.errors import UserError
 from pebench.judges import make_judge
-from pebench.judges.event_retrieval import STOPWORDS, EventRetrievalJudge
+from pebench.judges.event_retrieval import STOPWORDS, EventRetrievalJudge, content_words
 from pebench.tiny import REFUSALS_BY_TASK, EVENT_DESCRIPTION
 
 REFUSALS = ("I don't know.", "I cannot describe this image.", "Sorry, I can't help with that.",
@@ -43,13 +42,14 @@ def keyword_dump(events):
 
 
 def with_wrong_words(event, events):
-    """The event's description with two of its objects swapped for objects of the next event in the list."""
+    """The event's description with two of the six objects it lists swapped for objects of the next
+    event in the list (the activity sentence is kept)."""
     other = events[(events.index(event) + 1) % len(events)]
-    text = event["description"]
+    activity, listing = event["description"].split("The scene shows")
     for mine, theirs in zip(event["objects"][:2], [o for o in other["objects"] if o not in event["objects"]]):
-        text = text.replace(mine, theirs, 1)
-    assert text != event["description"]
-    return text
+        listing = listing.replace(f" {mine}", f" {theirs}", 1)
+    assert listing != event["description"].split("The scene shows")[1]
+    return f"{activity}The scene shows{listing}"
 
 
 # ----------------------------------------------------------------------------- the adversary set
@@ -86,11 +86,19 @@ def test_a_few_wrong_words_still_clearly_beat_another_event(events):
 
 
 def test_keywords_alone_get_partial_credit(events):
+    """Between the dump and the reference; strictly below the reference wherever the description holds
+    a telling word its keywords lack (in the catalogue all events but "mountain hiking", whose keywords
+    "hiking pole", "trail sign", "mountains" cover its description)."""
     dump = per_event(events, lambda e: keyword_dump(events))
     alone = per_event(events, lambda e: " ".join(e["keywords"]))
     reference = per_event(events, lambda e: e["description"])
-    for key in alone:
-        assert dump[key] < alone[key] < reference[key], key
+    everywhere = set.intersection(*(set(content_words(e["description"])) for e in events))
+    for e in events:
+        key = e["id"]
+        assert dump[key] < alone[key] <= reference[key], key
+        if set(content_words(e["description"])) - set(content_words(" ".join(e["keywords"]))) - everywhere:
+            assert alone[key] < reference[key], key
+    assert sum(alone.values()) < sum(reference.values()) - 0.05 * len(events)
 
 
 def test_scores_lie_in_the_unit_interval(events):
@@ -100,8 +108,9 @@ def test_scores_lie_in_the_unit_interval(events):
 
 
 # ----------------------------------------------------------------------------- an independent check
-def reference_implementation(prediction, target_id, events):
-    """The formula of `EventRetrievalJudge`'s docstring, written again with plain loops."""
+def reference_implementation(events):
+    """The formula of `EventRetrievalJudge`'s docstring, written again with plain loops: a function
+    (prediction, target event id) -> score."""
     tokenizer = DefaultTokenizer(use_stemmer=True)
     stop = {t for word in STOPWORDS for t in tokenizer.tokenize(word)}
 
@@ -117,23 +126,27 @@ def reference_implementation(prediction, target_id, events):
     idf = {w: math.log(len(events) / n) for w, n in df.items()}
 
     def vector(tokens):
-        v = {}
-        for w in tokens:
-            if w in idf:
-                v[w] = v.get(w, 0.0) + idf[w]
-        return v
+        return {w: idf[w] for w in tokens if w in idf}
 
     def cosine(a, b):
         dot = sum(a[w] * b.get(w, 0.0) for w in a)
         na, nb = math.sqrt(sum(x * x for x in a.values())), math.sqrt(sum(x * x for x in b.values()))
         return dot / (na * nb) if na > 0 and nb > 0 else 0.0
 
-    p = vector(words(prediction))
-    distance = {i: 1.0 - cosine(p, vector(tokens)) for i, tokens in texts.items()}
-    nearest_other = min(d for i, d in distance.items() if i != target_id)
-    if nearest_other <= 0:
-        return 0.0
-    return min(1.0, max(0.0, 1.0 - distance[target_id] / nearest_other))
+    event_vectors = {i: vector(tokens) for i, tokens in texts.items()}
+
+    def score(prediction, target_id):
+        p = vector(words(prediction))
+        target = event_vectors[target_id]
+        if sum(1 for w in p if p[w] > 0 and target.get(w, 0.0) > 0) < 2:
+            return 0.0
+        distance = {i: 1.0 - cosine(p, v) for i, v in event_vectors.items()}
+        nearest_other = min(d for i, d in distance.items() if i != target_id)
+        if nearest_other <= 0:
+            return 0.0
+        return min(1.0, max(0.0, 1.0 - distance[target_id] / nearest_other))
+
+    return score
 
 
 NOISE = ("spaceship", "purple", "quietly", "the", "a", "with", "is", "and", "scene", "person", "blurry", "I")
@@ -158,22 +171,27 @@ def test_an_independent_implementation_agrees(events):
     rng = random.Random(2025)
     predictions, targets = random_mixtures(events, rng, 300)
     scores = judge_scores(events, predictions, targets)
-    expected = [reference_implementation(p, t["id"], events) for p, t in zip(predictions, targets)]
+    reference = reference_implementation(events)
+    expected = [reference(p, t["id"]) for p, t in zip(predictions, targets)]
     assert scores == pytest.approx(expected, abs=1e-9)
     assert sum(0.05 < s < 0.95 for s in scores) >= 50  # the check covers the middle, not only 0 and 1
 
 
 def test_the_formula_by_hand_on_two_events():
-    """Two events: a word used by both has idf 0; each event's unique word has idf ln 2 and a
-    prediction naming only the other event's word scores 0."""
-    tiny = [{"id": "a", "name": "a", "description": "A cat.", "paraphrase": "", "keywords": ["sofa"]},
-            {"id": "b", "name": "b", "description": "A dog.", "paraphrase": "", "keywords": ["sofa"]}]
-    refs = [{"event_id": "a"}] * 4
-    # "cat" vs a=(cat): cos 1, vs b: 0 -> 1 - 0/1; "cat dog": cos 1/sqrt2 with both -> 0; "sofa": idf 0 -> 0
-    assert EventRetrievalJudge().score(["cat", "cat dog", "dog", "sofa sofa"], refs, tiny) == [1.0, 0.0, 0.0, 0.0]
-    # "cat cat dog": v = (2, 1) ln2 -> cos_a = 2/sqrt5, cos_b = 1/sqrt5
-    expected = 1 - (1 - 2 / math.sqrt(5)) / (1 - 1 / math.sqrt(5))
-    assert EventRetrievalJudge().score(["cat cat dog"], refs[:1], tiny) == [pytest.approx(expected, abs=1e-12)]
+    """Two events: "sofa" is used by both (idf 0); cat, mat / dog, box are unique (idf ln 2); "a", "on",
+    "in" are stopwords."""
+    tiny = [{"id": "a", "name": "a", "description": "A cat on a mat.", "paraphrase": "", "keywords": ["sofa"]},
+            {"id": "b", "name": "b", "description": "A dog in a box.", "paraphrase": "", "keywords": ["sofa"]}]
+    refs = [{"event_id": "a"}] * 5
+    # "cat mat": cos_a 1, cos_b 0 -> 1 - 0/1; "cat" alone or "cat dog": one word shared with a -> 0;
+    # "sofa sofa": idf 0 -> 0; "dog box": the other event exactly (d_b = 0) -> 0
+    assert EventRetrievalJudge().score(["cat mat", "cat", "cat dog", "sofa sofa", "dog box"], refs, tiny) == [
+        1.0, 0.0, 0.0, 0.0, 0.0]
+    # "cat mat dog": v = (1, 1, 1) ln 2 -> cos_a = 2 / sqrt6, cos_b = 1 / sqrt6
+    expected = 1 - (1 - 2 / math.sqrt(6)) / (1 - 1 / math.sqrt(6))
+    assert EventRetrievalJudge().score(["cat mat dog"], refs[:1], tiny) == [pytest.approx(expected, abs=1e-12)]
+    # words count once: repeating one gains nothing
+    assert EventRetrievalJudge().score(["cat cat cat mat dog"], refs[:1], tiny) == [pytest.approx(expected, abs=1e-12)]
 
 
 # ----------------------------------------------------------------------------- determinism, speed
