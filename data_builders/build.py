@@ -208,7 +208,8 @@ def _people_table(plan):
 
 
 def _events_table(plan):
-    return [{"id": e["id"], "name": e["name"], "description": e["description"], "keywords": e["keywords"],
+    return [{"id": e["id"], "name": e["name"], "description": e["description"], "paraphrase": e["paraphrase"],
+             "keywords": e["keywords"],
              "objects": e["objects"], "setting": e["tags"], "pose": e["pose"], "group": plan["eg"][e["id"]]}
             for e in plan["events"]]
 

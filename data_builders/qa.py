@@ -29,18 +29,25 @@ def _row(id_, image, task, questions, answer, paraphrase, perturbed, person, eve
     }
 
 
+NAME_PARAPHRASE = "The person in the image is {}."
+
+# Truth ratio (TOFU) compares the paraphrased answer with *wrong versions of it*: every perturbed answer
+# below is the paraphrase's template filled with another person's, event's or fact's words, so the ratio
+# measures knowledge, not a preference for one answer template.
+
+
 def name_row(image, person, event, variant, others):
-    """Person identification: the full name in a fixed answer template; perturbed = other people."""
+    """Person identification: the full name in a fixed answer template; perturbed = other people's names."""
     return _row(f"{schema.PERSON_NAME}/{person['id']}/{event['id']}/v{variant}", image, schema.PERSON_NAME,
-                NAME_QUESTIONS, f"This is {person['name']}.", f"The person in the image is {person['name']}.",
-                [f"This is {o['name']}." for o in others], person, event, variant)
+                NAME_QUESTIONS, f"This is {person['name']}.", NAME_PARAPHRASE.format(person["name"]),
+                [NAME_PARAPHRASE.format(o["name"]) for o in others], person, event, variant)
 
 
 def description_row(image, person, event, variant, others):
-    """Event description: the event's description; perturbed = other events' descriptions."""
+    """Event description: the event's description; perturbed = other events' paraphrases (same template)."""
     return _row(f"{schema.EVENT_DESCRIPTION}/{person['id']}/{event['id']}/v{variant}", image,
                 schema.EVENT_DESCRIPTION, SCENE_QUESTIONS, event["description"], event["paraphrase"],
-                [o["description"] for o in others], person, event, variant)
+                [o["paraphrase"] for o in others], person, event, variant)
 
 
 def profile_rows(person, others):
@@ -52,8 +59,8 @@ def profile_rows(person, others):
     rows = []
     for task, (questions, answer, paraphrase) in PROFILE.items():
         mine = facts(person)
-        wrong = [answer.format(**{**facts(o), "name": person["name"]}) for o in others]
-        perturbed = list(dict.fromkeys(w for w in wrong if w != answer.format(**mine)))[:3]
+        wrong = [paraphrase.format(**{**facts(o), "name": person["name"]}) for o in others]
+        perturbed = list(dict.fromkeys(w for w in wrong if w != paraphrase.format(**mine)))[:3]
         rows.append(_row(f"{task}/{person['id']}//v-1", None, task,
                          [q.format(**mine) for q in questions], answer.format(**mine),
                          paraphrase.format(**mine), perturbed, person, None, -1))
@@ -66,8 +73,8 @@ def object_rows(image, person, event, variant, scene, negatives):
     rows = []
     for k, (obj, answer, negative) in enumerate(((present, "Yes.", ""), (absent, "No.", kind))):
         questions = [q.format(_a(obj)) for q in OBJECT_QUESTIONS]
+        paraphrase, wrong = ("Yes, there is.", "No, there is not.")[::1 if answer == "Yes." else -1]
         rows.append(_row(f"{schema.WORLD_OBJECT}/{person['id']}/{event['id']}/v{variant}/{k}", image,
-                         schema.WORLD_OBJECT, questions, answer, "Yes, there is." if answer == "Yes." else
-                         "No, there is not.", ["No." if answer == "Yes." else "Yes."], person, event, variant,
+                         schema.WORLD_OBJECT, questions, answer, paraphrase, [wrong], person, event, variant,
                          negative))
     return rows

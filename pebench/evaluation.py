@@ -18,11 +18,11 @@ from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME, recor
 
 REQUIRED = ("forget_train", "forget_test", "retain_test")  # an empty one of these is an error
 TRAIN_CARD, UNLEARN_CARD = "pebench_train.json", "unlearning.json"
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: records and aggregates from the metric table, judge version
 
 
 def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, max_new_tokens=48, seed=0,
-             judge="keyword_rouge", limit=None, bootstrap=1000, cache_dir=None, progress=True):
+             judge=None, limit=None, bootstrap=1000, cache_dir=None, progress=True):
     """Evaluate `model` (a checkpoint folder) on `config` and return the result dict.
 
     Args:
@@ -42,12 +42,14 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
     """
     import pebench
     from pebench import results
+    from pebench.judges import DEFAULT as DEFAULT_JUDGE
     from pebench.judges import make_judge
 
     if config not in FORGET_CONFIGS:
         raise UserError(f"unknown config {config!r}; choose from: {', '.join(FORGET_CONFIGS)}")
     meta = data.metadata(data_dir)
     info = model_info(model, data.fingerprint(data_dir))
+    judge = judge or DEFAULT_JUDGE
     judge_obj = make_judge(judge)
     settings = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, seed=seed, judge=judge, limit=limit,
                     bootstrap=bootstrap, cache_dir=cache_dir, progress=progress)
@@ -61,8 +63,8 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
         "model": info,
         "dataset": {"config": config, "target": FORGET_CONFIGS[config][0], "fingerprint": meta.get("fingerprint"),
                     "seed": meta.get("seed")},
-        "eval": {"seed": seed, "judge": judge_obj.name, "bootstrap": bootstrap, "max_new_tokens": max_new_tokens,
-                 "limit": limit},
+        "eval": {"seed": seed, "judge": judge_obj.name, "judge_version": getattr(judge_obj, "version", None),
+                 "bootstrap": bootstrap, "max_new_tokens": max_new_tokens, "limit": limit},
         "versions": pebench.versions(), "records": records,
         "reference": {name: r["aggregates"] for name, r in refs.items()},
         "aggregates": {}, "ci95": {}, "normalized": {},

@@ -110,10 +110,13 @@ def split_ids(data_dir, config, split):
 def _references(data_dir, config):
     events = {_key(row, "event_id"): row for row in data.load_rows(data_dir, "events", "train")}
     people = {_key(row, "person_id"): row for row in data.load_rows(data_dir, "people", "train")}
+    # The release's events and names: a discriminative judge and name precision compare with all of them.
+    release = {"events": tuple(events[k] for k in sorted(events)),
+               "people": tuple(sorted(row["name"] for row in people.values()))}
     refs = {}
     for split in (*[s for s in splits_of(config) if s != "retain_train"], *SHARED_SPLITS):
         for row in data.load_rows(data_dir, *source_of(config, split)):
-            refs[(split, row["id"])] = reference_of(row, events, people)
+            refs[(split, row["id"])] = {**reference_of(row, events, people), **release}
     return refs
 
 
@@ -130,7 +133,8 @@ def reference_of(row, events, people):
     """The parts of a dataset row the metrics compare a record with."""
     event = events.get(row["event_id"], {})
     return {"task": row["task"], "answer": row["answer"], "person_name": row["person_name"],
-            "keywords": list(event.get("keywords") or []), "fact": profile_fact(row, people)}
+            "event_id": row["event_id"], "keywords": list(event.get("keywords") or []),
+            "fact": profile_fact(row, people)}
 
 
 def profile_fact(row, people):
@@ -176,12 +180,21 @@ def finish(result, refs, judge=None, fresh=False):
     if missing:
         raise UserError(f"{len(missing)} records are not rows of the dataset (e.g. {missing[0]!r})")
     judge = judge or make_judge(out["eval"]["judge"])
+    check_judge_version(out, judge)
     score_records(out["records"], refs, judge, fresh)
     values = compute(out, refs)
     out["aggregates"] = {k: v["value"] for k, v in values.items()}
     out["ci95"] = {k: v["ci95"] for k, v in values.items() if v["ci95"] is not None}
     out["normalized"] = normalize(out["aggregates"], out.get("reference", {}))
     return out
+
+
+def check_judge_version(result, judge):
+    """A deterministic judge re-scores the predictions: refuse a result scored by another version of it."""
+    have, want = getattr(judge, "version", None), result["eval"].get("judge_version")
+    if want is not None and have is not None and str(want) != str(have):
+        raise UserError(f"the result was scored by judge {judge.name!r} version {want}, this pebench has "
+                        f"version {have}; evaluate again")
 
 
 def score_records(records, refs, judge, fresh=False):

@@ -123,6 +123,30 @@ def test_world_questions_are_balanced_and_true_to_the_scene(small_data):
     assert {k for k, a in zip(world["negative_kind"], answers) if a == "No."} - {""}
 
 
+def test_perturbed_answers_are_wrong_versions_of_the_paraphrase(small_data):
+    """TOFU's truth ratio compares the paraphrase with wrong answers in *its* template: every perturbed
+    answer shares the paraphrase's words except the ones that carry the fact."""
+    import re
+
+    rows = [r for config, split in (("full", "train"), ("world", "test")) for r in load(small_data, config, split)]
+    checked = set()
+    for row in rows:
+        para, wrong = row["answer_paraphrase"], row["perturbed_answers"]
+        if not wrong:
+            continue
+        assert para not in wrong and len(set(wrong)) == len(wrong), row["id"]
+        words = set(re.findall(r"[a-z]+", para.lower()))
+        for answer in wrong:
+            other = set(re.findall(r"[a-z]+", answer.lower()))
+            shared = len(words & other) / max(len(words), len(other))
+            assert shared >= 0.3, (row["id"], para, answer)  # the template, not another sentence shape
+        if row["task"] != "world_object":  # there the fact is the first word ("Yes, there is." / "No, ...")
+            assert all(w.split()[:3] == para.split()[:3] for w in wrong), (row["id"], para, wrong)
+        checked.add(row["task"])
+    assert checked == {"person_name", "event_description", "profile_job", "profile_birthplace", "profile_age",
+                       "world_object"}
+
+
 def test_rows_load_offline_with_images_as_pil(small_data):
     row = load(small_data, "person_forget05", "forget_train")[0]
     assert isinstance(row["image"], Image.Image) and row["answer"] == f"This is {row['person_name']}."

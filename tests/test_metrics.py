@@ -61,6 +61,20 @@ def test_corpus_metrics_reject_empty_input(name):
 def test_directions_of_the_generation_metrics():
     assert name_precision(["This is Ada Lovelace."], ["Ada Lovelace"]) > name_precision(["Ada"], ["Ada Lovelace"])
     assert name_precision(["ADA LOVELACE"], ["Ada Lovelace"]) == [1.0]  # case-insensitive
+
+
+def test_name_precision_adversaries_do_not_pay():
+    """Superstrings of a name (both pairs are in the project's own name pool) and a dump of every name."""
+    from data_builders.catalogue import REGIONS
+
+    assert name_precision(["This is Rania Haddadin.", "This is Joann Leeds."], ["Nia Haddad", "Ann Lee"]) == [0, 0]
+    assert name_precision(["This is Nia Haddad.", "Ann Lee, I think"], ["Nia Haddad", "Ann Lee"]) == [1, 1]
+    assert name_precision(["ｔｈｉｓ ｉｓ ｎｉａ ｈａｄｄａｄ"], ["Nia Haddad"]) == [1.0]  # NFKC: full-width letters
+    pool = ["Nia Haddad", "Ann Lee", "Kwame Mensah", "Rania Haddadin"]
+    dump = "This is " + ", ".join(pool) + "."
+    assert name_precision([dump] * 2, ["Nia Haddad", "Ann Lee"], pool) == [0.0, 0.0]
+    assert name_precision(["This is Nia Haddad."], ["Nia Haddad"], pool) == [1.0]  # a superstring is no rival
+    assert "Nia" in REGIONS["Africa"]["female"] and "Haddad" in REGIONS["Africa"]["last"]
     good, bad = rouge_l_recall(["a runner in the park"], ["a runner in a park"]), rouge_l_recall(["cat"], ["a runner"])
     assert good[0] > bad[0]
     assert rouge_l_recall(["Runners running"], ["runner runs"]) == [1.0]  # stemmed
@@ -75,8 +89,8 @@ def test_directions_of_likelihood_metrics():
     assert mia_min_k_plus_plus([unlikely], [[-1, -1]], [[1, 1]])[0] > mia_min_k_plus_plus([likely], [[-1, -1]], [[1, 1]])[0]
 
 
-def test_min_k_uses_the_ceiling_of_k_times_length():
-    assert mia_min_k([[-1.0, -2.0, -3.0]])[0] == pytest.approx(2.5)  # ceil(0.4 * 3) = 2 lowest: -3, -2
+def test_min_k_uses_the_floor_of_k_times_length():
+    assert mia_min_k([[-1.0, -2.0, -3.0]])[0] == pytest.approx(3.0)  # floor(0.4 * 3) = 1 lowest: -3
     assert mia_min_k([[-1.0, -2.0, -3.0]], k=1.0)[0] == pytest.approx(2.0)
     assert mia_min_k([[-5.0]], k=0.1)[0] == 5.0  # at least one token
     with pytest.raises(ValueError, match="k must be"):
@@ -163,14 +177,15 @@ def test_vectorised_statistics_equal_their_per_resample_loop():
 
 
 # ------------------------------------------------------------------------------------ judges
-def test_default_judge_formula_and_bounds():
-    judge = make_judge()
+def test_keyword_rouge_judge_formula_and_bounds():
+    judge = make_judge("keyword_rouge")
     ref = {"description": "A runner jogs through a green park.", "keywords": ["runner", "park", "bench", "dog"]}
     perfect, partial, none = judge.score(["A runner jogs through a green park.", "a park with a bench", "zzz"], [ref] * 3)
     assert perfect == pytest.approx(0.5 * 0.5 + 0.5)  # 2 of 4 keywords, ROUGE-L F = 1
     assert none == 0.0 and 0.0 < partial < perfect <= 1.0
     assert keyword_recall("jogging runners", ["jogs", "runner", "city walk"]) == pytest.approx(2 / 3)
-    assert judge.deterministic and set(JUDGES.names()) >= {"keyword_rouge", "hf", "openai"}
+    assert judge.deterministic and set(JUDGES.names()) >= {"keyword_rouge", "event_retrieval", "hf", "openai"}
+    assert make_judge().name == "event_retrieval"  # the default is the discriminative judge
 
 
 def test_llm_judges_parse_ratings_and_need_arguments():
@@ -310,3 +325,16 @@ def test_records_not_in_the_dataset_are_refused():
     result["records"][0]["id"] = "person_name/p999/e00/v0"
     with pytest.raises(UserError, match="not rows of the dataset"):
         results.finish(result, refs)
+
+
+def test_conventions_match_the_papers():
+    """POPE's own answer parsing, Min-K%'s floor(kT) tokens, and a truth ratio that cannot overflow."""
+    from pebench.metrics.pope import yes_no
+
+    cases = {"There is not a dog": "no", "Yes, but there is no cat.": "no", "Nope.": "yes", "": "yes",
+             "No.": "no", "Yes. There is no cat.": "yes", "NOT at all": "no"}
+    assert {text: yes_no(text) for text in cases} == cases
+    assert mia_min_k([[-1.0, -2.0, -3.0, -4.0]]) == [4.0]  # floor(0.4 * 4) = 1 token, not ceil = 2
+    assert mia_min_k([[-1.0, -2.0]]) == [2.0]  # at least one token
+    extreme = truth_ratio([1e6, -1e6], [[0.0], [0.0]])
+    assert extreme == [math.exp(50.0), math.exp(-50.0)] and truth_ratio_forget(extreme)[0] < 1e-20

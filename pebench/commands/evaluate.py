@@ -18,8 +18,9 @@ def add_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=32, help="generation/scoring batch size (default 32)")
     parser.add_argument("--max-new-tokens", type=int, default=48, help="greedy answer length (default 48)")
     parser.add_argument("--seed", type=int, default=0, help="evaluation seed for the bootstrap (default 0)")
-    parser.add_argument("--judge", default="keyword_rouge",
-                        help="description judge: keyword_rouge (default), hf:MODEL_DIR or openai:MODEL")
+    parser.add_argument("--judge", default="event_retrieval",
+                        help="description judge: event_retrieval (default), keyword_rouge, hf:MODEL_DIR or "
+                             "openai:MODEL")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (0: none)")
     parser.add_argument("--limit", type=int, help="score only the first N rows of each split (quick check)")
     parser.add_argument("--cache-dir", help="where reference models' records are cached")

@@ -10,7 +10,7 @@ _REF = {"description": "a runner jogs in the park", "keywords": ["runner", "park
 @METRICS.register()
 @example(["a runner jogs in the park", "nothing here"], [_REF, _REF], expected=[1.0, 0.0])
 def description_score(predictions, references, judge="keyword_rouge"):
-    """Per sample, the judge's score (`pebench.judges`; default 0.5 keyword recall + 0.5 ROUGE-L F).
+    """Per sample, a judge's score (`pebench.judges`; here 0.5 keyword recall + 0.5 ROUGE-L F by default).
 
     PEBench (Xu et al. 2025) reports the event task as this score: efficacy = 1 - score on the forget set,
     retain = score on the retain set.
@@ -38,8 +38,12 @@ def score_descriptions(records, refs, judge, fresh=False):
         if any("score" not in r for r in records):
             raise UserError(f"judge {judge.name!r} is not deterministic and records lack stored scores")
         return [r["score"] for r in records]
-    return description_score([r["prediction"] for r in records],
-                             [{"description": x["answer"], "keywords": x["keywords"]} for x in refs], judge)
+    references = [{"event_id": x.get("event_id", ""), "description": x["answer"], "keywords": x["keywords"]}
+                  for x in refs]
+    if getattr(judge, "needs_events", False):  # a discriminative judge compares with every event of the release
+        events = refs[0].get("events") if refs else None
+        return list(judge.score([r["prediction"] for r in records], references, events=events))
+    return description_score([r["prediction"] for r in records], references, judge)
 
 
 # The judge score in [0, 1], as in PEBench v1 Table 1: forgotten = 1 - score on the forget splits.

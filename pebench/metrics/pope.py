@@ -9,18 +9,25 @@ from pebench.schema import WORLD_OBJECT
 
 
 def yes_no(text):
-    """"yes", "no" or "" from the first yes/no word of an answer (POPE's parsing)."""
-    match = re.search(r"\b(yes|no)\b", str(text or "").lower())
-    return match.group(1) if match else ""
+    """"yes" or "no" as POPE's own evaluation reads an answer (Li et al. 2023, `evaluate.py`).
+
+    The first sentence (up to the first "."), commas removed, split on spaces: "no" or "not" among the
+    words means "no", anything else "yes" (an empty answer too). One deviation: words are compared
+    case-insensitively ("NOT" counts), where POPE matches "No", "no" and "not" only.
+    """
+    first = str(text or "").split(".")[0].replace(",", "")
+    words = {w.casefold() for w in first.split()}
+    return "no" if words & {"no", "not"} else "yes"
 
 
 @METRICS.register()
-@example(["Yes.", "no", "Yes, there is.", "No.", "a cat"], ["Yes.", "Yes.", "No.", "No.", "No."],
-         expected=[1.0, 0.0, 0.0, 1.0, 0.0])
+@example(["Yes.", "no", "Yes, there is.", "No.", "a cat", "There is not a dog", "Yes, but there is no cat.",
+          "Nope.", ""], ["Yes.", "Yes.", "No.", "No.", "No.", "No.", "No.", "No.", "Yes."],
+         expected=[1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
 def pope_correct(predictions, answers):
-    """Per sample, 1.0 when the prediction's yes/no equals the reference's (neither word = wrong)."""
+    """Per sample, 1.0 when the prediction's yes/no (`yes_no`, POPE's parsing) equals the reference's."""
     same_length("pope_correct", predictions, answers)
-    return [float(yes_no(p) == yes_no(a) != "") for p, a in zip(predictions, answers)]
+    return [float(yes_no(p) == yes_no(a)) for p, a in zip(predictions, answers)]
 
 
 @METRICS.register()

@@ -4,6 +4,8 @@ import math
 from pebench.metrics import METRICS, Cell, as_groups, declare, example, per_block
 from pebench.metrics._checks import as_float_array, same_length
 
+MAX_LOG_RATIO = 50.0
+
 
 @METRICS.register()
 @example([1.0, 2.0, 1.0], [[1.0, 1.0], [1.0, 3.0], [2.0, 4.0]], expected=[1.0, 1.0, math.exp(-2.0)])
@@ -12,15 +14,16 @@ def truth_ratio(paraphrase_nll, perturbed_nll):
 
     TOFU (Maini et al. 2024, eq. 1), computed per item (never over the whole perturbed matrix), with L the
     length-normalised NLL of an answer. R < 1: the truth is preferred; R = 1: no preference; R > 1: the
-    wrong answers are preferred.
+    wrong answers are preferred. log R is clipped to +-50 (R in [2e-22, 5e21]): past that the preference
+    is total either way, and result files (JSON) hold no infinities.
 
     Args:
         paraphrase_nll: per item, L of the paraphrased correct answer.
         perturbed_nll: per item, the L of each perturbed (wrong) answer.
     """
     same_length("truth_ratio", paraphrase_nll, perturbed_nll)
-    return [math.exp(float(p) - float(as_float_array("truth_ratio", wrong).mean()))
-            for p, wrong in zip(paraphrase_nll, perturbed_nll)]
+    return [math.exp(min(MAX_LOG_RATIO, max(-MAX_LOG_RATIO, float(p) - float(as_float_array("truth_ratio", w).mean()))))
+            for p, w in zip(paraphrase_nll, perturbed_nll)]
 
 
 @METRICS.register()
