@@ -8,7 +8,6 @@ every method (with the relearning attack), evaluate every model with `pebench.ev
 write OUT/results/<config>/<method>.json (leaderboard entries), OUT/relearn/<config>/<method>.json and
 OUT/table.md. Every number in the table is read back from those result files; times come from the cards.
 """
-import argparse
 import json
 import sys
 import time
@@ -32,7 +31,9 @@ def main(argv=None):
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m baselines.reproduce", description=__doc__.splitlines()[0])
+    from pebench.cli import OneLineParser
+
+    p = OneLineParser(prog="python -m baselines.reproduce", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="dataset folder (pebench build)")
     p.add_argument("--out", required=True, help="output folder (models, results, table.md)")
     p.add_argument("--configs", nargs="+", default=list(TARGET_CONFIGS))

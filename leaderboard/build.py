@@ -7,7 +7,6 @@ Refused entries are listed with their reason and left out; the board still build
 output folder is written atomically (all files or none) and is byte-identical for the same inputs: files
 are read in sorted order, numbers are printed with fixed formats and nothing depends on time or paths.
 """
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from leaderboard import entries, scores, verify  # noqa: E402
 from leaderboard.entries import Refused  # noqa: E402
 from leaderboard.renderers._format import printable  # noqa: E402
+from pebench.cli import OneLineParser  # noqa: E402
 from pebench.errors import UserError  # noqa: E402
 
 TITLE = "PEBench unlearning leaderboard"
@@ -158,7 +158,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

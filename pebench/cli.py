@@ -22,8 +22,15 @@ COMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the project's error contract: one line on stderr, exit code 2 (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="pebench", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="pebench", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, metavar="N",
                         help="torch CPU threads (default: torch's choice; 1 on a machine shared with other jobs)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -91,3 +91,16 @@ def test_threads_flag_sets_torch_threads_and_refuses_zero(capsys, tmp_path):
         assert err[-1] == "pebench build: error: --threads must be >= 1, got 0"
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["frob"], "invalid choice: 'frob'"),
+    (["train", "--data", "x"], "the following arguments are required"),
+    (["evaluate", "--bootstrap", "x"], "invalid int value"),
+    (["demo", "--preset", "huge", "--out", "x"], "invalid choice: 'huge'"),
+])
+def test_argument_errors_are_one_line_and_exit_2(capsys, argv, message):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and message in err and "--help" in err and len(err.splitlines()) == 1
