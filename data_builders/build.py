@@ -22,7 +22,10 @@ from pebench.data import metadata
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json
 
-GENERATOR_VERSION = "1.1"  # 1.1: larger figures, spread skin tones, salient identity distance
+# 1.2: articles in appearance sentences ("an orange shirt"); perturbed answers are wrong versions of the
+# paraphrased answer, in its template (TOFU's truth ratio); the events table holds each paraphrase.
+# 1.1: larger figures, spread skin tones, salient identity distance.
+GENERATOR_VERSION = "1.2"
 
 
 def build(out, people=200, events=40, variants=2, image_size=64, seed=0, renderer="procedural",

@@ -8,6 +8,7 @@ a pixel or two at 64 px, so two people told apart only by them are not recognisa
 import random
 
 from data_builders.catalogue import ATTRIBUTES, JOBS, NON_EMPLOYED, REGIONS, STUDENTS
+from data_builders.events import article
 from pebench.errors import UserError
 
 MIN_DISTANCE = 3
@@ -88,10 +89,10 @@ def appearance(attributes):
     """The sentence that describes exactly the drawn visual attributes."""
     a = attributes
     hair = f"{a['hair_style']} {a['hair_colour']} hair"
-    wearing = f"a {a['shirt_colour']} shirt"
+    wearing = article(f"{a['shirt_colour']} shirt")
     if a["accessory"] != "no accessory":
         wearing = f"{a['accessory']} and {wearing}"
-    return (f"A person with a {a['face_shape']} face, {a['skin']} skin, {hair} and {a['eye_colour']} eyes, "
+    return (f"A person with {article(a['face_shape'] + ' face')}, {a['skin']} skin, {hair} and {a['eye_colour']} eyes, "
             f"wearing {wearing}.")
 
 

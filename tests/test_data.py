@@ -93,6 +93,20 @@ def test_appearance_sentence_names_every_drawn_attribute():
                 assert value in person["appearance"], (key, value)
 
 
+def test_appearance_sentence_uses_the_right_article():
+    import re
+
+    from data_builders.people import appearance
+
+    first = {key: values[0] for key, values in ATTRIBUTES.items()}
+    for key in ("face_shape", "shirt_colour"):
+        for value in ATTRIBUTES[key]:
+            sentence = appearance({**first, key: value})
+            assert not re.search(r"\ba [aeiou]", sentence), sentence
+    assert "an orange shirt" in appearance({**first, "shirt_colour": "orange"})
+    assert "an oval face" in appearance({**first, "face_shape": "oval"})
+
+
 def test_event_keywords_and_objects_are_what_the_renderer_draws():
     render = RENDERERS.get("procedural")
     person = make_people(1, random.Random(0))[0][0]
