@@ -47,19 +47,64 @@ def candidates(folder):
     return sorted(name for name in os.listdir(folder) if not name.startswith(".") and name not in SKIPPED)
 
 
-def check_entry(path, data_dir, fingerprint, max_bytes, tolerance):
+def check_entry(path, data_dir, fingerprint, max_bytes, tolerance, references=None):
     """Load and verify one file; return (envelope, recomputed result) or raise Refused."""
     entry = entries.load_submission(path, max_bytes)
+    config = (entry["result"].get("dataset") or {}).get("config") if isinstance(entry["result"], dict) else None
     try:
-        fresh = verify.verify_result(entry["result"], data_dir, fingerprint, tolerance)
-    except (KeyError, TypeError, ValueError) as err:  # shapes the schema let through but recompute cannot use
+        fresh = verify.verify_result(entry["result"], data_dir, fingerprint, tolerance,
+                                     (references or {}).get(config))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:  # shapes recompute cannot use
         raise Refused(f"could not be verified: {type(err).__name__}: {err}") from None
     return entry, fresh
 
 
-def make_row(file_name, entry, result):
-    """The board row for one verified entry, from the recomputed result."""
-    metric = scores.metric_scores(result["aggregates"], result.get("ci95", {}), result["reference"])
+def load_references(folder, data_dir, fingerprint, max_bytes=entries.MAX_BYTES):
+    """The board's reference models: {config: {"goal": result, "finetuned": result}}, each verified.
+
+    Every `*.json` under `folder` (a result file, or a submission envelope around one) whose method is
+    "goal" or "finetuned" and whose dataset is this board's. They are recomputed like any entry (their
+    own reference blocks ignored), so a reference cannot carry edited numbers either.
+    """
+    from pebench import results
+
+    found = {}
+    for path in sorted(Path(folder).rglob("*.json")) if folder else []:
+        if path.name.startswith(".") or path.name in SKIPPED:
+            continue
+        try:
+            loaded = entries.load_submission(path, max_bytes) if _is_envelope(path) else {"result": _json(path)}
+            result = loaded["result"]
+            method, config = result["model"]["method"], result["dataset"]["config"]
+            if method not in ("goal", "finetuned") or result["dataset"]["fingerprint"] != fingerprint:
+                continue
+            fresh = verify.verify_result(results.with_references(result, {}), data_dir, fingerprint,
+                                         skip_compare=True)
+        except (Refused, UserError, KeyError, TypeError) as err:
+            raise UserError(f"reference {path} is not a valid result for this dataset: {err}") from None
+        if method in found.setdefault(config, {}):
+            raise UserError(f"two {method} references for {config} in {folder}: keep one")
+        found[config][method] = fresh
+    return found
+
+
+def _is_envelope(path):
+    return "submission_version" in _json(path)
+
+
+def _json(path):
+    import json
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} is unreadable: {err}") from None
+
+
+def make_row(file_name, entry, result, references=True):
+    """The board row for one verified entry, from the recomputed result (raw values only without references)."""
+    reference = result["reference"] if references else {}
+    metric = scores.metric_scores(result["aggregates"], result.get("ci95", {}), reference)
     point, ci = scores.overall(metric)
     return {
         "name": entry["name"], "link": entry.get("link") or "", "notes": entry.get("notes") or "",
@@ -69,39 +114,51 @@ def make_row(file_name, entry, result):
     }
 
 
-def group_rows(rows):
-    """Split rows by (target, forget size) in `pebench.schema` order and rank each group."""
+def group_rows(rows, references=None):
+    """Split rows by (target, forget size) in `pebench.schema` order and rank each group.
+
+    `references`: {config: {"goal", "finetuned"}} the board holds; a group without both shows raw values.
+    """
     from pebench.schema import FORGET_CONFIGS, TARGETS
 
     groups = {}
     for row in rows:
         target, size = FORGET_CONFIGS[row["config"]]
-        groups.setdefault((TARGETS.index(target), size, target), []).append(row)
-    return [{"key": f"{target}-{size:02d}", "target": target, "forget": size,
-             "title": f"{target.capitalize()} unlearning, forget {size}%", "rows": scores.rank(members)}
-            for (_, size, target), members in sorted(groups.items())]
+        groups.setdefault((TARGETS.index(target), size, target, row["config"]), []).append(row)
+    out = []
+    for (_, size, target, config), members in sorted(groups.items()):
+        refs = (references or {}).get(config, {}) if references is not None else {"goal": 1, "finetuned": 1}
+        out.append({"key": f"{target}-{size:02d}", "target": target, "forget": size,
+                    "title": f"{target.capitalize()} unlearning, forget {size}%", "rows": scores.rank(members),
+                    "references": sorted(refs)})
+    return out
 
 
-def collect(submissions, data_dir, fingerprint, max_bytes, tolerance):
+def collect(submissions, data_dir, fingerprint, max_bytes, tolerance, references):
     """Verified rows and refused files; file names are shown with odd characters escaped."""
     rows, refused = [], []
     for name in candidates(submissions):
         shown = printable(name, limit=120)
         try:
-            entry, fresh = check_entry(Path(submissions) / name, data_dir, fingerprint, max_bytes, tolerance)
+            entry, fresh = check_entry(Path(submissions) / name, data_dir, fingerprint, max_bytes, tolerance,
+                                       references)
         except Refused as err:
             refused.append({"file": shown, "reason": printable(str(err))})
             continue
-        rows.append(make_row(shown, entry, fresh))
+        complete = set(references.get(fresh["dataset"]["config"], {})) == {"goal", "finetuned"}
+        rows.append(make_row(shown, entry, fresh, references=complete))
     return rows, refused
 
 
 def build_board(submissions, data, out=None, overwrite=False, max_bytes=entries.MAX_BYTES,
-                tolerance=verify.TOLERANCE, formats=None):
+                tolerance=verify.TOLERANCE, formats=None, references=None):
     """Verify, rank and (if `out` is given) render the board into `out`, atomically.
 
     Args:
         submissions: folder of submission files (`pebench submit` writes them).
+        references: folder of the board's goal and fine-tuned result files (`load_references`); every
+            normalized value, score, forget quality and privleak is computed against those. Without
+            them a group shows raw values and no overall score.
         data: the dataset folder (or hub id) every submission must have been evaluated on.
         out: output folder; None to only return the board.
         overwrite: replace a non-empty `out`.
@@ -113,17 +170,21 @@ def build_board(submissions, data, out=None, overwrite=False, max_bytes=entries.
         The board dict: dataset, groups of ranked rows, refused files with reasons, counts.
     """
     from leaderboard.renderers import RENDERERS
+    from pebench import results
     from pebench.io import atomic_dir, atomic_write_text
 
     data_dir = resolve_dataset(data)
     fingerprint = verify.dataset_fingerprint(data_dir)
     official = verify.official_releases().get(fingerprint)
-    rows, refused = collect(submissions, data_dir, fingerprint, max_bytes, tolerance)
+    refs = load_references(references, data_dir, fingerprint, max_bytes)
+    rows, refused = collect(submissions, data_dir, fingerprint, max_bytes, tolerance, refs)
     board = {
         "title": TITLE,
         "dataset": {"fingerprint": fingerprint, "official": official["name"] if official else None},
         "overall_metrics": list(scores.overall_metrics()),
-        "groups": group_rows(rows),
+        "references": {config: {side: results.digest(r) for side, r in sorted(sides.items())}
+                       for config, sides in sorted(refs.items())},
+        "groups": group_rows(rows, refs),
         "refused": refused,
         "counts": {"verified": len(rows), "refused": len(refused)},
     }
@@ -141,6 +202,8 @@ def add_arguments(parser):
     parser.add_argument("--submissions", required=True, help="folder of submission files")
     parser.add_argument("--data", required=True, help="dataset folder (or hub id) the board is for")
     parser.add_argument("--out", required=True, help="output folder (written atomically)")
+    parser.add_argument("--references", help="folder of the board's goal and fine-tuned result files (the "
+                        "reference models every score is computed against; without it: raw values only)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     parser.add_argument("--max-bytes", type=int, default=entries.MAX_BYTES,
                         help="refuse submission files larger than this (default %(default)s)")
@@ -150,7 +213,8 @@ def run(args):
     import datasets
 
     datasets.disable_progress_bars()
-    board = build_board(args.submissions, args.data, args.out, args.overwrite, args.max_bytes)
+    board = build_board(args.submissions, args.data, args.out, args.overwrite, args.max_bytes,
+                        references=args.references)
     print(f"{board['counts']['verified']} verified, {board['counts']['refused']} refused -> {args.out}")
     for item in board["refused"]:
         print(f"  refused {item['file']}: {item['reason']}", file=sys.stderr)

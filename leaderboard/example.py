@@ -27,8 +27,9 @@ ENTRIES = (
 )
 
 
-def synthetic_result(data_dir, config, method, forgets, wrong_every=0, hurts_other=False, reference=None):
-    """A recomputed result from fixed predictions on every scored row of `config` (see module doc)."""
+def synthetic_result(data_dir, config, method, forgets, wrong_every=0, hurts_other=False, references=None):
+    """A recomputed result from fixed predictions on every scored row of `config` (see module doc),
+    scored against `references` ({"goal": result, "finetuned": result}) when given."""
     from pebench import data, results
     from pebench.evaluation import record_plan
     from pebench.schema import FORGET_CONFIGS, source_of
@@ -48,15 +49,23 @@ def synthetic_result(data_dir, config, method, forgets, wrong_every=0, hurts_oth
               "dataset": {"config": config, "target": FORGET_CONFIGS[config][0],
                           "fingerprint": data.fingerprint(data_dir), "seed": 0},
               "eval": {"seed": 0, "judge": "keyword_rouge", "bootstrap": 200, "max_new_tokens": 48},
-              "versions": {}, "records": records, "reference": reference or {}, "aggregates": {},
-              "ci95": {}, "normalized": {}}
-    return results.recompute(result, data_dir)
+              "versions": {}, "records": records, "reference": {}, "aggregates": {}, "ci95": {}, "normalized": {}}
+    return results.recompute(results.with_references(result, references or {}), data_dir)
 
 
 def references(data_dir, config):
-    """Synthetic fine-tuned (answers everything) and goal (forgets the targets) aggregates."""
-    return {"finetuned": synthetic_result(data_dir, config, "finetuned", False)["aggregates"],
-            "goal": synthetic_result(data_dir, config, "goal", True)["aggregates"]}
+    """Synthetic fine-tuned (answers everything) and goal (forgets the targets) results."""
+    return {"finetuned": synthetic_result(data_dir, config, "finetuned", False),
+            "goal": synthetic_result(data_dir, config, "goal", True)}
+
+
+def write_references(refs, folder):
+    """The reference results as the board reads them (`pebench leaderboard --references FOLDER`)."""
+    from pebench.io import atomic_write_json
+
+    for side, result in refs.items():
+        atomic_write_json(Path(folder) / f"{result['dataset']['config']}-{side}.json", result)
+    return Path(folder)
 
 
 def make_example(out, data_dir=None, config="person_forget05"):
@@ -76,7 +85,8 @@ def make_example(out, data_dir=None, config="person_forget05"):
             path = work / f"{method}.json"
             atomic_write_json(path, synthetic_result(data_dir, config, method, forgets, every, hurts, refs))
             submit(path, name, work / "submissions", notes="synthetic predictions, not a trained model")
-        return build_board(work / "submissions", data_dir, out, overwrite=True)
+        return build_board(work / "submissions", data_dir, out, overwrite=True,
+                           references=write_references(refs, work / "references"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

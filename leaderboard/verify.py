@@ -3,7 +3,9 @@
 Nothing the submitter computed is trusted: the board recomputes every aggregate from the per-sample
 records with the evaluator's own `pebench.results.recompute` and the dataset's reference answers, and
 shows the recomputed numbers. The submitted ones only have to agree (within `TOLERANCE`), so a mismatch
-exposes an edited or stale file.
+exposes an edited or stale file. The reference models are the board's own (`references`): a submission
+scored against other goal or fine-tuned results, or carrying edited reference numbers, is refused; one
+scored without references is scored against the board's.
 """
 import json
 import math
@@ -30,11 +32,17 @@ def dataset_fingerprint(data_dir):
     return data.fingerprint(data_dir)
 
 
-def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE):
-    """Check one result and return the evaluator's recomputation of it.
+def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE, references=None, skip_compare=False):
+    """Check one result and return the evaluator's recomputation of it, against the board's references.
 
-    Order: schema (with its version), dataset fingerprint, record coverage, then recomputation, so the
-    reason given is the most basic thing that is wrong.
+    Order: schema (with its version), dataset fingerprint, record coverage, reference models, then
+    recomputation, so the reason given is the most basic thing that is wrong.
+
+    Args:
+        references: the board's {"goal": result, "finetuned": result} for this config (verified), or
+            None: the result is then recomputed against the references it carries, and the board shows
+            raw values only.
+        skip_compare: return the recomputation without comparing (a reference stripped of its blocks).
 
     Raises:
         Refused: with the reason.
@@ -55,15 +63,38 @@ def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE):
         raise Refused(f"dataset fingerprint {got[:16]} does not match this board's dataset "
                       f"{fingerprint[:16]} ({where})")
     check_coverage(result, data_dir)
+    skip = set()
+    scored = result
+    if references is not None:
+        check_reference_models(result, references)
+        if not result.get("reference"):  # scored without references: the board's fill in, nothing to compare
+            skip = {"normalized", *results.reference_dependent(result["dataset"]["target"])}
+        scored = results.with_references(result, references)
     try:
-        fresh = results.recompute(result, data_dir)
+        fresh = results.recompute(scored, data_dir)
     except UserError as err:
         raise Refused(f"could not recompute: {err}") from None
-    compare(result, fresh, tolerance)
+    if not skip_compare:
+        compare(result, fresh, tolerance, skip)
     missing = [name for name, value in results.headline(fresh).items() if value is None]
     if missing:
         raise Refused(f"the records do not yield {', '.join(missing)} (a scored split is missing)")
     return fresh
+
+
+def check_reference_models(result, references):
+    """A result scored against references must name the board's own (the digest of their records)."""
+    from pebench import results
+
+    info = result.get("reference_info") or {}
+    for side, used in sorted((result.get("reference") or {}).items()):
+        board = references.get(side)
+        if board is None:
+            raise Refused(f"it was scored against a {side} model, but this board has no {side} reference")
+        theirs, mine = (info.get(side) or {}).get("sha256"), results.digest(board)
+        if theirs != mine:
+            raise Refused(f"it was scored against another {side} model (sha256 {str(theirs)[:12]}) than this "
+                          f"board's ({mine[:12]}); evaluate with --{side} set to the board's reference result")
 
 
 def check_coverage(result, data_dir):
@@ -97,11 +128,16 @@ def split_ids(data_dir, config, split):
     return None if ids is None else frozenset(ids)
 
 
-def compare(submitted, fresh, tolerance):
-    """Every submitted aggregate (and interval, normalized score) must equal the recomputed one."""
+def compare(submitted, fresh, tolerance, skip=()):
+    """Every submitted aggregate (and interval, normalized score) must equal the recomputed one.
+
+    `skip`: section or aggregate names not compared (what a result scored without references lacks).
+    """
     for section in ("aggregates", "normalized", "ci95"):
+        if section in skip:
+            continue
         mine, theirs = fresh.get(section, {}), submitted.get(section, {})
-        for name in sorted(set(mine) | set(theirs)):
+        for name in sorted((set(mine) | set(theirs)) - set(skip)):
             if name not in theirs or name not in mine:
                 raise Refused(f"{section}.{name} is {'missing' if name not in theirs else 'unknown'}")
             a, b = _flat(mine[name]), _flat(theirs[name])

@@ -66,11 +66,9 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
         "eval": {"seed": seed, "judge": judge_obj.name, "judge_version": getattr(judge_obj, "version", None),
                  "bootstrap": bootstrap, "max_new_tokens": max_new_tokens, "limit": limit},
         "versions": pebench.versions(), "records": records,
-        "reference": {name: r["aggregates"] for name, r in refs.items()},
-        "aggregates": {}, "ci95": {}, "normalized": {},
+        "reference": {}, "aggregates": {}, "ci95": {}, "normalized": {},
     }
-    if refs:
-        result["reference_info"] = {name: reference_info(r) for name, r in refs.items()}
+    result = results.with_references(result, refs)
     return results.finish(result, results.references(data_dir, config), judge_obj, fresh=True)
 
 
@@ -262,15 +260,6 @@ def cache_file(model, data_dir, config, settings):
     if settings.get("cache_dir") is None and not os.access(model, os.W_OK):
         base = Path.home() / ".cache" / "pebench"
     return base / f"{Path(model).resolve().name}-{config}-{digest}.json"
-
-
-def reference_info(result):
-    """What a result lends as a reference beyond its aggregates: its id and per-item truth ratios."""
-    from pebench.metrics.truth_ratio import item_ratios
-
-    forget = [r for r in result["records"] if r["split"] == "forget_train" and r["task"] in (PERSON_NAME,
-                                                                                           EVENT_DESCRIPTION)]
-    return {"model": result["model"]["id"], "truth_ratio": item_ratios(forget)}
 
 
 def _version():

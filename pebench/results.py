@@ -8,6 +8,7 @@ Which metric each aggregate uses, on which rows and at which scale, is declared 
 (`pebench.metrics.cells()`); `pebench.metrics._table` computes them.
 """
 import copy
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -77,6 +78,49 @@ def headline(result):
     from pebench.metrics import columns
 
     return {cell.name: result["aggregates"].get(cell.name) for cell in columns()}
+
+
+def reference_dependent(target):
+    """Aggregates computed against the goal model's result (forget quality, privleak), for `target`."""
+    from pebench.metrics import cells
+
+    own = {c.name for c in cells() if c.reference}
+    return {n for n in aggregate_names(target) if n in own or n.partition("_")[2] in own}
+
+
+def digest(result):
+    """sha256 of a result's dataset and per-sample records: what identifies one model's scoring."""
+    payload = json.dumps({"dataset": result["dataset"], "records": result["records"]}, sort_keys=True,
+                         ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def as_reference(result):
+    """(aggregates, info) that `result` lends as a goal or fine-tuned reference.
+
+    Aggregates that depend on a reference themselves (forget quality, privleak) are left out, so a
+    reference is the same whether its own file was scored with references or not. The info names the
+    model, the result's `digest` and its per-item forget truth ratios (forget quality).
+    """
+    from pebench.metrics.truth_ratio import item_ratios
+    from pebench.metrics._table import BLOCK_TASKS
+
+    skip = reference_dependent(result["dataset"]["target"])
+    aggregates = {k: v for k, v in result["aggregates"].items() if k not in skip}
+    forget = [r for r in result["records"] if r["split"] == "forget_train" and r["task"] in
+              {task for tasks in BLOCK_TASKS.values() for task in tasks}]
+    return aggregates, {"model": result["model"]["id"], "sha256": digest(result), "truth_ratio": item_ratios(forget)}
+
+
+def with_references(result, references):
+    """`result` (a shallow copy) to be scored against these reference results ({"goal": ..., "finetuned": ...})."""
+    out = dict(result)
+    lent = {side: as_reference(ref) for side, ref in references.items() if ref is not None}
+    out["reference"] = {side: aggregates for side, (aggregates, _) in lent.items()}
+    out.pop("reference_info", None)
+    if lent:
+        out["reference_info"] = {side: info for side, (_, info) in lent.items()}
+    return out
 
 
 def aggregate_names(target):

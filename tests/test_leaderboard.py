@@ -320,14 +320,14 @@ CONFIG = "person_forget05"
 @pytest.fixture(scope="module")
 def real(small_data, tmp_path_factory):
     """Two verified-to-be entries and every hostile kind beside them, in one submissions folder."""
-    from leaderboard.example import references, synthetic_result
+    from leaderboard.example import references, synthetic_result, write_references
     from leaderboard.submit import submit
     from pebench import results
 
     refs = references(small_data, CONFIG)
 
     def result(method, forgets, wrong_every=0, drop=None):
-        res = synthetic_result(small_data, CONFIG, method, forgets, wrong_every, reference=refs)
+        res = synthetic_result(small_data, CONFIG, method, forgets, wrong_every, references=refs)
         if drop:
             res["records"] = [r for r in res["records"] if r["id"] != drop]
         return results.recompute(res, small_data)
@@ -335,6 +335,7 @@ def real(small_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("board")
     subs = root / "submissions"
     subs.mkdir()
+    write_references(refs, root / "references")
     good = result("ga", True, wrong_every=3)
     write(root, "good_result.json", good)
     submit(root / "good_result.json", "Good GA", subs, link="https://example.org/ga",
@@ -356,13 +357,30 @@ def real(small_data, tmp_path_factory):
     bad["link.json"] = envelope(good, link="../../etc/passwd")
     bad["bare.json"] = good
     bad["up..json"] = envelope(good)
+    bad["forged_refs.json"] = envelope(forged_reference(good, small_data))
+    bad["other_goal.json"] = envelope(results.recompute(results.with_references(
+        good, {"goal": refs["finetuned"], "finetuned": refs["finetuned"]}), small_data))
     for name, obj in bad.items():
         write(subs, name, obj)
+    # the honest twin scored without any reference: the board scores it against its own references
+    twin = results.recompute(results.with_references(good, {}), small_data)
+    write(root, "twin_result.json", twin)
+    submit(root / "twin_result.json", "Twin GA", subs)
     write(root, "outside.json", envelope(good))
     (subs / "escape.json").symlink_to("../outside.json")
     with open(subs / "huge.json", "wb") as fh:
         fh.truncate(entries.MAX_BYTES + 1)
-    return {"data": small_data, "subs": subs, "root": root, "good": good}
+    return {"data": small_data, "subs": subs, "root": root, "good": good, "refs": root / "references"}
+
+
+def forged_reference(result, data_dir):
+    """The audit's attack: lower the goal's retain and world in the reference block, re-derive the rest."""
+    from pebench import results
+
+    forged = json.loads(json.dumps(result))
+    goal = forged["reference"]["goal"]
+    goal["retain"], goal["world"] = 30.0, 70.0
+    return results.finish(forged, results.references(data_dir, CONFIG))
 
 
 REFUSALS = {
@@ -378,6 +396,8 @@ REFUSALS = {
     "script.json": "markup is not allowed",
     "up..json": "unsafe file name",
     "version.json": "schema_version '2.0' is not supported",
+    "forged_refs.json": "does not match the value recomputed",
+    "other_goal.json": "scored against another goal model",
 }
 
 
@@ -385,7 +405,7 @@ REFUSALS = {
 def built(real):
     from leaderboard import build_board
 
-    board = build_board(real["subs"], real["data"], real["root"] / "out")
+    board = build_board(real["subs"], real["data"], real["root"] / "out", references=real["refs"])
     return board, real["root"] / "out"
 
 
@@ -398,8 +418,20 @@ def test_hostile_submissions_are_refused_with_reasons_and_good_ones_still_rank(b
     assert "does not match the value recomputed" in reasons["inflated.json"]
     (group,) = board["groups"]
     assert group["key"] == "person-05"
-    assert [(r["rank"], r["name"]) for r in group["rows"]] == [(1, "Good GA"), (2, "Okay PO")]
+    assert [(r["rank"], r["name"]) for r in group["rows"]] == [(1, "Good GA"), (1, "Twin GA"), (3, "Okay PO")]
     assert sorted(p.name for p in out.iterdir()) == RENDERERS.names()
+
+
+def test_forged_references_do_not_pay_and_the_honest_twin_scores_the_same(built, real):
+    """A submission's own reference block never reaches the board: forged numbers are refused, and the
+    same predictions scored without references get exactly the honest entry's scores."""
+    board, _ = built
+    rows = {r["name"]: r for r in board["groups"][0]["rows"]}
+    assert rows["Twin GA"]["overall"] == rows["Good GA"]["overall"]
+    assert rows["Twin GA"]["metrics"] == rows["Good GA"]["metrics"]
+    assert board["references"][CONFIG].keys() == {"goal", "finetuned"}
+    forged = forged_reference(real["good"], real["data"])
+    assert forged["normalized"]["retain"] != real["good"]["normalized"]["retain"]  # the attack moves the score
 
 
 def test_board_numbers_are_the_evaluators_recomputation(built, real):
@@ -418,7 +450,7 @@ def test_same_inputs_give_byte_identical_outputs(built, real, tmp_path):
     from leaderboard import build_board
 
     _, out = built
-    build_board(real["subs"], real["data"], tmp_path / "again")
+    build_board(real["subs"], real["data"], tmp_path / "again", references=real["refs"])
     for name in RENDERERS.names():
         assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
 
@@ -434,8 +466,8 @@ def test_cli_builds_and_refuses_bad_input_with_one_line(real, tmp_path, capsys):
     from pebench.cli import main
 
     assert main(["leaderboard", "--submissions", str(real["subs"]), "--data", str(real["data"]),
-                 "--out", str(tmp_path / "site")]) == 0
-    assert "2 verified, 12 refused" in capsys.readouterr().out
+                 "--references", str(real["refs"]), "--out", str(tmp_path / "site")]) == 0
+    assert "3 verified, 14 refused" in capsys.readouterr().out
     assert main(["leaderboard", "--submissions", str(tmp_path / "none"), "--data", str(real["data"]),
                  "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
@@ -528,3 +560,15 @@ def test_official_release_fingerprint_is_reproducible(tmp_path):
         args[args.index("--out") + 1] = str(out)
         assert main(args) == 0
         assert metadata(out)["fingerprint"] == fingerprint, release["name"]
+
+
+def test_a_board_without_references_says_so_and_shows_raw_values(real, tmp_path):
+    from leaderboard import build_board
+    from leaderboard.renderers._format import NO_REFERENCES
+
+    board = build_board(real["subs"], real["data"], tmp_path / "raw")
+    (group,) = board["groups"]
+    assert group["references"] == [] and board["references"] == {}
+    assert all(r["overall"] is None and r["metrics"]["efficacy"]["normalized"] is None for r in group["rows"])
+    page = (tmp_path / "raw" / "leaderboard.md").read_text()
+    assert NO_REFERENCES in page and f"{real['good']['aggregates']['retain']:.2f}" in page

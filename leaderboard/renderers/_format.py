@@ -25,3 +25,17 @@ def printable(text, limit=None):
     if limit and len(out) > limit:
         out = out[: limit - 1] + "…"
     return out
+
+
+NO_REFERENCES = ("This board holds no goal and fine-tuned reference results for this config: raw values, no "
+                 "normalized scores and no overall score (build it with --references).")
+
+
+def has_references(group):
+    """Does the board hold both reference models for this group (else it shows raw values)?"""
+    return set(group.get("references", ("goal", "finetuned"))) >= {"goal", "finetuned"}
+
+
+def shown(metric, group):
+    """What a table cell shows for a metric: its score against the board's references, else its raw value."""
+    return metric["score"] if has_references(group) else metric["value"]

@@ -12,7 +12,7 @@ import hashlib
 from html import escape
 
 from leaderboard.renderers import RENDERERS
-from leaderboard.renderers._format import label, interval, num, printable
+from leaderboard.renderers._format import NO_REFERENCES, has_references, interval, label, num, printable, shown
 from leaderboard.renderers._scatter import scatter
 
 STYLE = """
@@ -101,13 +101,13 @@ def _entry_td(row):
     return f'<td class="text" data-value="{esc(row["name"])}">{name}</td>'
 
 
-def _row(order, row, metrics):
+def _row(order, row, metrics, group):
     cells = [f'<td data-value="{row["rank"]}">{row["rank"]}</td>', _entry_td(row),
              f'<td class="text">{esc(row["method"])}</td>', _num_td(row["overall"], row["overall_ci95"])]
     for m in metrics:
         s = row["metrics"][m]
         raw = f'raw {num(s["value"], 4)} {interval(s["ci95"], 4)}; normalized {num(s["normalized"], 3)}'
-        cells.append(_num_td(s["score"], title=raw))
+        cells.append(_num_td(shown(s, group), title=raw))
     cells.append(f'<td class="text notes">{esc(row["notes"] or "")}</td>')
     return f'<tr data-order="{order}">' + "".join(cells) + "</tr>"
 
@@ -116,7 +116,7 @@ def table(group, metrics):
     heads = [_th("rank", "Rank", "number"), _th("name", "Entry", "text"), _th("method", "Method", "text"),
              _th("overall", "Overall", "number")]
     heads += [_th(m, label(m), "number") for m in metrics] + [_th("notes", "Notes", "text")]
-    rows = [_row(i, row, metrics) for i, row in enumerate(group["rows"])]
+    rows = [_row(i, row, metrics, group) for i, row in enumerate(group["rows"])]
     return (f'<table id="table-{group["key"]}"><thead><tr>{"".join(heads)}</tr></thead>\n<tbody>\n'
             + "\n".join(rows) + "\n</tbody></table>")
 
@@ -139,8 +139,9 @@ def render(board):
             "the share of the goal model's score kept; all clipped to [0, 1]. Overall is their harmonic "
             "mean. Click a header to sort; hover a score for its raw and normalized values.</p>"]
     for group in board["groups"]:
-        body += [f'<h2>{esc(group["title"])}</h2>',
-                 f'<div class="group">{table(group, metrics)}\n{scatter(group)}</div>']
+        body += [f'<h2>{esc(group["title"])}</h2>']
+        body += [] if has_references(group) else [f'<p class="note">{esc(NO_REFERENCES)}</p>']
+        body += [f'<div class="group">{table(group, metrics)}\n{scatter(group)}</div>']
     if not board["groups"]:
         body.append("<p>No verified entries yet.</p>")
     body.append(_refused(board["refused"]))

@@ -2,7 +2,7 @@
 import html
 
 from leaderboard.renderers import RENDERERS
-from leaderboard.renderers._format import label, interval, num, printable
+from leaderboard.renderers._format import NO_REFERENCES, has_references, interval, label, num, printable, shown
 
 _MARKDOWN_SPECIAL = "\\`*_[]|#~!"
 
@@ -24,14 +24,14 @@ def render(board):
     metrics = board["overall_metrics"]
     lines = [f"# {board['title']}", "", _dataset_line(board), "", _SCORE_NOTE, ""]
     for group in board["groups"]:
-        lines += [f"## {group['title']}", ""]
+        lines += [f"## {group['title']}", ""] + ([] if has_references(group) else [NO_REFERENCES, ""])
         header = ["Rank", "Entry", "Method", "Overall [95% CI]"] + [label(m) for m in metrics]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * len(metrics)) + "|")
         for row in group["rows"]:
             cells = [str(row["rank"]), entry_cell(row), cell(row["method"]),
                      f"{num(row['overall'])} {interval(row['overall_ci95'])}".strip()]
-            cells += [num(row["metrics"][m]["score"], 2) for m in metrics]
+            cells += [num(shown(row["metrics"][m], group), 2) for m in metrics]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if not board["groups"]:

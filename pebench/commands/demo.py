@@ -140,8 +140,9 @@ def _board(pebench, out, data, results):
             for name, result in by_model.items():
                 if pebench(["submit", str(result), "--name", f"{name} (demo)", "--out", str(submissions)]):
                     return 2
+        # the board's reference models are the run's own fine-tuned and goal results
         return pebench(["leaderboard", "--submissions", str(submissions), "--data", str(data), "--out", str(board),
-                        "--overwrite"])
+                        "--references", str(out / "results"), "--overwrite"])
 
     _cached("build the leaderboard", board, key, build)
     return board
