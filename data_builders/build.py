@@ -13,8 +13,8 @@ from pathlib import Path
 
 from data_builders import qa
 from data_builders.catalogue import OBJECTS
-from data_builders.events import make_events
-from data_builders.people import make_people, pairwise_min_distance, seeded
+from data_builders.events import make_events, wrong_paraphrases
+from data_builders.people import decoy_names, make_people, pairwise_min_distance, seeded
 from data_builders.renderers import RENDERERS
 from data_builders.splits import assign, config_targets, forget_splits, other_splits
 from pebench import schema
@@ -23,7 +23,8 @@ from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json
 
 # 1.2: articles in appearance sentences ("an orange shirt"); perturbed answers are wrong versions of the
-# paraphrased answer, in its template (TOFU's truth ratio); the events table holds each paraphrase.
+# paraphrased answer, in its template (TOFU's truth ratio): decoy names nobody in the release has,
+# objects the scene does not show, other people's facts; the events table holds each paraphrase.
 # 1.1: larger figures, spread skin tones, salient identity distance.
 GENERATOR_VERSION = "1.2"
 
@@ -101,23 +102,23 @@ def _render_rows(plan, variants, size, seed, renderer, workers, progress):
         rendered = pool.imap(_render_person, jobs, chunksize=4)
         for person, images in tqdm(zip(people, rendered), total=len(people), desc="rendering", unit="person",
                                    disable=not progress):
-            others = _others(people, person, seed)
+            decoys = decoy_names(people, person, seeded(seed, "decoys", person["id"]))
             for event_id, variant, png, scene in images:
                 event = by_id[event_id]
-                _add_rows(shards, plan, person, event, variant, {"bytes": png, "path": None}, scene, others, seed)
+                _add_rows(shards, plan, person, event, variant, {"bytes": png, "path": None}, scene, decoys, seed)
     for person in people:
         group = plan["pg"][person["id"]]
         shards[("profile", group)].extend(qa.profile_rows(person, _others(people, person, seed, 6)["people"]))
     return shards
 
 
-def _add_rows(shards, plan, person, event, variant, image, scene, others, seed):
+def _add_rows(shards, plan, person, event, variant, image, scene, decoys, seed):
     pid, eid = person["id"], event["id"]
     vis = "seen" if variant == 0 else "unseen"
     key = (plan["pg"][pid], plan["eg"][eid], plan["fold"][(pid, eid)], vis)
-    shards[("name", *key)].append(qa.name_row(image, person, event, variant, others["people"]))
-    shards[("desc", *key)].append(qa.description_row(image, person, event, variant,
-                                                     _other_events(plan["events"], event, seed)))
+    shards[("name", *key)].append(qa.name_row(image, person, event, variant, decoys))
+    wrong = wrong_paraphrases(event, seeded(seed, "perturb", eid))
+    shards[("desc", *key)].append(qa.description_row(image, person, event, variant, wrong))
     if (pid, eid) in plan["world"]:
         negatives = _pope_negatives(scene, plan, seeded(seed, "pope", pid, eid, variant))
         shards[("world", "train" if variant == 0 else "test")].extend(
@@ -128,12 +129,6 @@ def _others(people, person, seed, count=3):
     rng = seeded(seed, "perturb", person["id"])
     pool = [p for p in people if p["id"] != person["id"]]
     return {"people": rng.sample(pool, min(count, len(pool)))}
-
-
-def _other_events(events, event, seed, count=3):
-    rng = seeded(seed, "perturb", event["id"])
-    pool = [e for e in events if e["id"] != event["id"]]
-    return rng.sample(pool, min(count, len(pool)))
 
 
 def _pope_negatives(scene, plan, rng):

@@ -33,9 +33,27 @@ def make_events(count, rng):
         setting = " ".join(TAG_PHRASES[t] for t in tags)
         events.append({
             "id": f"e{index:02d}", "name": name, "pose": pose, "tags": list(tags), "objects": list(objects),
-            "keywords": [*objects, *tags, pose],
+            "gist": gist, "keywords": [*objects, *tags, pose],
             "description": f"A person {gist}, {pose} {setting}. The scene shows {_listing(objects)}.",
-            "paraphrase": (f"In this picture someone {gist}. Visible are the {_listing(objects, False)}; "
-                           f"the person is {pose} {setting}."),
+            "paraphrase": paraphrase(gist, pose, tags, objects),
         })
     return events
+
+
+def paraphrase(gist, pose, tags, objects):
+    """The description's paraphrase (truth ratio's right answer); other `objects` make a wrong version."""
+    setting = " ".join(TAG_PHRASES[t] for t in tags)
+    return (f"In this picture someone {gist}. Visible are the {_listing(objects, False)}; "
+            f"the person is {pose} {setting}.")
+
+
+def wrong_paraphrases(event, rng, count=3):
+    """`count` versions of the event's paraphrase with its objects swapped for objects it does not show.
+
+    TOFU's perturbed answers are wrong versions of the paraphrased answer: same sentence, wrong facts.
+    """
+    from data_builders.catalogue import OBJECTS
+
+    absent = [o for o in OBJECTS if o not in event["objects"]]
+    return [paraphrase(event["gist"], event["pose"], event["tags"], rng.sample(absent, len(event["objects"])))
+            for _ in range(count)]

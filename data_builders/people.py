@@ -54,6 +54,22 @@ def _unique_name(pool, gender, used, rng):
     return name
 
 
+def decoy_names(people, person, rng, count=3):
+    """`count` full names of the person's region and gender that nobody in the release has.
+
+    The truth ratio's wrong answers: a model never trained on `person` (the goal model) knows these names
+    no better than the true one, so it shows no preference, while names of other people of the release
+    would be preferred simply because it learnt them.
+    """
+    used = {p["name"] for p in people}
+    pool = REGIONS[person["region"]]
+    free = sorted({f"{first} {last}" for first in pool[person["gender"]] for last in pool["last"]} - used)
+    if len(free) < count:
+        free = sorted({f"{f} {l}" for r in REGIONS.values() for f in r["male"] + r["female"] for l in r["last"]}
+                      - used)
+    return rng.sample(free, count)
+
+
 def _job_and_age(rng):
     kind = rng.random()
     if kind < 0.75:

@@ -32,22 +32,23 @@ def _row(id_, image, task, questions, answer, paraphrase, perturbed, person, eve
 NAME_PARAPHRASE = "The person in the image is {}."
 
 # Truth ratio (TOFU) compares the paraphrased answer with *wrong versions of it*: every perturbed answer
-# below is the paraphrase's template filled with another person's, event's or fact's words, so the ratio
-# measures knowledge, not a preference for one answer template.
+# below is the paraphrase's sentence with wrong words in place of the fact (a name nobody in the release
+# has, objects the scene does not show, another person's job, city or age), so the ratio measures
+# knowledge, not a preference for one answer template or for answers the model learnt about others.
 
 
-def name_row(image, person, event, variant, others):
-    """Person identification: the full name in a fixed answer template; perturbed = other people's names."""
+def name_row(image, person, event, variant, decoys):
+    """Person identification: the full name in a fixed answer template; perturbed = decoy names."""
     return _row(f"{schema.PERSON_NAME}/{person['id']}/{event['id']}/v{variant}", image, schema.PERSON_NAME,
                 NAME_QUESTIONS, f"This is {person['name']}.", NAME_PARAPHRASE.format(person["name"]),
-                [NAME_PARAPHRASE.format(o["name"]) for o in others], person, event, variant)
+                [NAME_PARAPHRASE.format(name) for name in decoys], person, event, variant)
 
 
-def description_row(image, person, event, variant, others):
-    """Event description: the event's description; perturbed = other events' paraphrases (same template)."""
+def description_row(image, person, event, variant, wrong):
+    """Event description: the event's description; perturbed = its paraphrase with objects it does not show."""
     return _row(f"{schema.EVENT_DESCRIPTION}/{person['id']}/{event['id']}/v{variant}", image,
                 schema.EVENT_DESCRIPTION, SCENE_QUESTIONS, event["description"], event["paraphrase"],
-                [o["paraphrase"] for o in others], person, event, variant)
+                wrong, person, event, variant)
 
 
 def profile_rows(person, others):

@@ -64,9 +64,12 @@ def refusal_answer(row):
 
 
 def dataset_texts(data_dir):
-    """Every question, paraphrase, answer and perturbed answer of the dataset, plus the refusals.
+    """Every question, paraphrase and answer of the dataset, plus the refusals: the tokenizer's corpus.
 
     Reads the `full` (train, test), `holdout` and `world` configs; only text columns are decoded.
+    Perturbed answers are left out: they are wrong versions of the paraphrases (same words, other facts)
+    that the model is never trained on, and the byte-level tokenizer encodes them anyway. With them in,
+    the BPE merges shifted and the 12 x 6 test model stopped naming its forget person (0 of 12 images).
     """
     import datasets
 
@@ -80,7 +83,7 @@ def dataset_texts(data_dir):
             ds = ds.remove_columns("image")
             for column in ("question", "answer", "answer_paraphrase"):
                 texts += list(ds[column])
-            for column in ("question_paraphrases", "perturbed_answers"):
+            for column in ("question_paraphrases",):
                 texts += [t for many in ds[column] for t in many]
     return sorted(set(t for t in texts if t))
 

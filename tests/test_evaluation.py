@@ -45,6 +45,27 @@ def test_finetuned_forgets_nothing_and_goal_forgets_everything(scored, small_dat
     assert finetuned["efficacy"] <= goal["efficacy"] - 25.0, finetuned
 
 
+def test_truth_ratio_measures_knowledge_not_the_answer_template(scored):
+    """TOFU's truth ratio with perturbed answers in the paraphrase's template: the fine-tuned model prefers
+    the truth on retain items, the goal model has no preference on the forget person's items, and forget
+    quality tells the two apart."""
+    import math
+    import statistics
+
+    from pebench.metrics.truth_ratio import item_ratios
+
+    retain = item_ratios([r for r in scored["records"] if r["split"] == "retain_test" and r["task"] == "person_name"])
+    goal_forget = list(scored["reference_info"]["goal"]["truth_ratio"].values())
+    mine_forget = item_ratios([r for r in scored["records"] if r["split"] == "forget_train"])
+    print(f"\nretain R < 1: {sum(r < 1 for r in retain.values())}/{len(retain)}; goal forget |log R| median "
+          f"{statistics.median(abs(math.log(r)) for r in goal_forget):.3f}, fine-tuned forget |log R| median "
+          f"{statistics.median(abs(math.log(r)) for r in mine_forget.values()):.3f}; forget quality "
+          f"{scored['aggregates']['forget_quality']:.3g}")
+    assert sum(r < 1 for r in retain.values()) > 0.75 * len(retain)
+    assert statistics.median(abs(math.log(r)) for r in goal_forget) < 0.5  # R near 1: no preference
+    assert scored["aggregates"]["forget_quality"] < 0.1  # the fine-tuned model is not the goal model
+
+
 def test_result_is_valid_and_recomputes_exactly(scored, small_data):
     results.validate(scored)
     fresh = results.recompute(json.loads(json.dumps(scored)), small_data)
@@ -58,7 +79,9 @@ def test_result_is_valid_and_recomputes_exactly(scored, small_data):
 
 
 def _name(data_dir, row_id):
-    rows = results.load_rows(data_dir, CONFIG, "forget_train")
+    from pebench.data import load_rows
+
+    rows = load_rows(data_dir, CONFIG, "forget_train")
     return next(r["person_name"] for r in rows if r["id"] == row_id)
 
 
@@ -107,7 +130,9 @@ def test_cli_writes_a_result_and_takes_a_result_file_as_reference(small_data, ti
     assert main(argv) == 0
     first = out.read_bytes()
     result = results.load(out)
-    assert result["reference"]["goal"] == scored["aggregates"] and result["ci95"] == {}
+    lent = {k: v for k, v in scored["aggregates"].items() if k not in results.reference_dependent("person")}
+    assert result["reference"]["goal"] == lent and result["ci95"] == {}  # minus forget quality, privleak
+    assert result["reference_info"]["goal"]["sha256"] == results.digest(scored)
     assert main(argv) == 0 and out.read_bytes() == first  # same inputs, same bytes
 
 

@@ -93,7 +93,7 @@ def test_a_metric_file_dropped_in_reaches_results_and_the_board(tmp_path, small_
 import json
 from leaderboard.example import make_example, references, synthetic_result
 result = synthetic_result({str(small_data)!r}, "person_forget05", "ga", True,
-                          reference=references({str(small_data)!r}, "person_forget05"))
+                          references=references({str(small_data)!r}, "person_forget05"))
 board = make_example({str(tmp_path / "board")!r}, {str(small_data)!r})
 print(json.dumps({{"aggregates": sorted(result["aggregates"]), "columns": board["overall_metrics"],
                   "verified": board["counts"]["verified"]}}))
