@@ -1,12 +1,13 @@
-"""Verifying one leaderboard entry: the vectorised bootstrap against a per-resample loop, same run.
+"""Verifying one leaderboard entry: today's pipeline against v0.1's way of doing the same work, same run.
 
     python benchmarks/bench_verify.py [--people 200 --events 40]
 
 Builds a release (200 x 40 by default, the full size), makes one person_forget05 result with every
 record field a real evaluation writes (predictions = reference answers, seeded random log-probs), and
 times `leaderboard.verify.verify_result` (schema, coverage, recompute of every cell with 1,000 bootstrap
-resamples, comparison) twice: with the engine's vectorised bootstrap, and with the bootstrap evaluating
-the statistic once per resample (how v0.1 computed intervals). Goal: <= 1 s per full-size entry.
+resamples, comparison). The baseline swaps back, one at a time and then together, what v0.1 did: the
+bootstrap evaluating the statistic once per resample, the schema checked by `jsonschema` alone, and
+Porter stemming without a memo. Goal: <= 1 s per full-size entry.
 """
 import argparse
 import random
@@ -59,6 +60,35 @@ def full_result(data_dir):
     return results.recompute(result, data_dir)
 
 
+def unmemoised():
+    """v0.1's tokenization: rouge_score's DefaultTokenizer, stemming every word again."""
+    from rouge_score import rouge_scorer
+    from rouge_score.tokenizers import DefaultTokenizer
+
+    from pebench.judges import keyword_rouge
+    from pebench.metrics import rouge_l
+
+    plain = DefaultTokenizer(use_stemmer=True)
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return [(keyword_rouge, "tokenize", plain.tokenize), (rouge_l, "_scorer", lambda: scorer)]
+
+
+class swapped:
+    """Set module attributes for the duration of a `with` block."""
+
+    def __init__(self, swaps):
+        self.swaps, self.saved = swaps, []
+
+    def __enter__(self):
+        self.saved = [(module, name, getattr(module, name)) for module, name, _ in self.swaps]
+        for module, name, value in self.swaps:
+            setattr(module, name, value)
+
+    def __exit__(self, *exc):
+        for module, name, value in self.saved:
+            setattr(module, name, value)
+
+
 def timed(fn, repeat):
     best = float("inf")
     for _ in range(repeat):
@@ -71,7 +101,7 @@ def timed(fn, repeat):
 def main(argv=None):
     import data_builders
     from leaderboard import verify
-    from pebench import data
+    from pebench import data, results
     from pebench.metrics import _table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -86,18 +116,29 @@ def main(argv=None):
         result = full_result(data_dir)
         fingerprint = data.fingerprint(data_dir)
         verify.verify_result(result, data_dir, fingerprint)  # warm the reference and split caches
-        fast = timed(lambda: verify.verify_result(result, data_dir, fingerprint), 3)
-        vectorised, _table.bootstrap = _table.bootstrap, looped_bootstrap
-        try:
-            same = verify.verify_result(result, data_dir, fingerprint)  # the loop gives the same numbers
-            slow = timed(lambda: verify.verify_result(result, data_dir, fingerprint), 1)
-        finally:
-            _table.bootstrap = vectorised
+
+        def run():
+            return verify.verify_result(result, data_dir, fingerprint)
+
+        fast = timed(run, 3)
+        v01 = {"per-resample bootstrap": [(_table, "bootstrap", looped_bootstrap)],
+               "jsonschema only": [(results, "_passes_fast_check", lambda r: False)],
+               "unmemoised stemming": unmemoised()}
+        rows = []
+        for name, swap in v01.items():
+            with swapped(swap):
+                rows.append((name, timed(run, 1)))
+        with swapped([pair for swap in v01.values() for pair in swap]):
+            same = run()
+            slow = timed(run, 1)
     gap = max(abs(a - b) for k in result["ci95"] for a, b in zip(result["ci95"][k], same["ci95"][k]))
     print(f"{args.people} x {args.events}: {len(result['records'])} records, {len(result['aggregates'])} cells; "
-          f"largest interval difference between the two: {gap:.1e}")
-    print(f"verify one entry: per-resample loop {slow:.2f} s (baseline), vectorised {fast:.2f} s "
-          f"({slow / fast:.1f}x faster; goal <= 1 s)")
+          f"largest interval difference against the baseline: {gap:.1e}")
+    print("\n| verify one entry | seconds | vs today |\n|---|---|---|")
+    print(f"| v0.1's way (all three below) | {slow:.2f} | {slow / fast:.1f}x |")
+    for name, seconds in rows:
+        print(f"| today, but {name} | {seconds:.2f} | {seconds / fast:.1f}x |")
+    print(f"| today | {fast:.2f} | 1.0x |  (goal <= 1 s)")
     return 0
 
 

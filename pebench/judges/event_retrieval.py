@@ -8,6 +8,7 @@ import numpy as np
 
 from pebench.errors import UserError
 from pebench.judges import JUDGES
+from pebench.metrics.rouge_l import tokenize
 
 # Function words: they carry no scene content. CIDEr-D's IDF already silences words that every event
 # uses, but in a small release a word like "with" may occur in one event only and gain full weight.
@@ -28,36 +29,14 @@ EVENT_FIELDS = ("id", "description", "paraphrase", "keywords")
 MIN_SHARED_WORDS = 2
 
 
-@lru_cache(maxsize=1 << 16)
-def _stem(word):
-    """Porter stem of one word, memoised: stemming dominates the cost and predictions repeat words."""
-    return _porter().stem(word)
-
-
-@lru_cache(maxsize=1)
-def _porter():
-    from nltk.stem import porter
-
-    return porter.PorterStemmer()
-
-
-class _MemoStemmer:
-    """The `stemmer` object `rouge_score.tokenize.tokenize` expects, with a memo in front of Porter."""
-
-    stem = staticmethod(_stem)
-
-
 @lru_cache(maxsize=1)
 def _stop_stems():
     return frozenset(t for word in STOPWORDS for t in _rouge_tokens(word))
 
 
 def _rouge_tokens(text):
-    """rouge_score's tokens (lower-cased alphanumeric words, Porter-stemmed when longer than 3 letters),
-    the same as `DefaultTokenizer(use_stemmer=True)` and thus as the `keyword_rouge` judge."""
-    from rouge_score.tokenize import tokenize
-
-    return tokenize(text or "", _MemoStemmer)
+    """rouge_score's stemmed tokens, the same as the `keyword_rouge` judge's (`rouge_l.tokenize`)."""
+    return tokenize(text)
 
 
 def content_words(text):

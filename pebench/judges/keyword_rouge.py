@@ -1,26 +1,17 @@
-"""The default offline, deterministic description judge: event keywords plus ROUGE-L."""
-from functools import lru_cache
-
+"""An offline, deterministic description judge: event keywords plus ROUGE-L (`--judge keyword_rouge`)."""
 from pebench.errors import UserError
 from pebench.judges import JUDGES
-from pebench.metrics.rouge_l import rouge_l_f
-
-
-@lru_cache(maxsize=1)
-def _tokenizer():
-    from rouge_score.tokenizers import DefaultTokenizer
-
-    return DefaultTokenizer(use_stemmer=True)
+from pebench.metrics.rouge_l import rouge_l_f, tokenize
 
 
 def keyword_recall(prediction, keywords):
     """Share of `keywords` found in `prediction` as whole Porter-stemmed words ("jogging" matches the
     keyword "jogs": both stem to "jog"); a multi-word keyword must appear as a contiguous phrase.
     0 when there are no keywords."""
-    words = _tokenizer().tokenize(prediction)
+    words = tokenize(prediction)
     found = 0
     for keyword in keywords:
-        target = _tokenizer().tokenize(keyword)
+        target = tokenize(keyword)
         found += bool(target) and any(words[i:i + len(target)] == target
                                       for i in range(len(words) - len(target) + 1))
     return found / len(keywords) if keywords else 0.0
