@@ -162,3 +162,22 @@ def per_block(*cells):
     from dataclasses import replace
 
     return [replace(cell, block=block) for block in ("person", "event") for cell in cells]
+
+
+def pebench_cells(metric, block, top):
+    """PEBench's efficacy, generality (+ on unseen renderings) and retain of one block, at Table 1's scale.
+
+    The block's per-record task scores (0..1) are shown on a scale whose top is `top` (100: percent, as
+    for name precision; 1: a judge score); forgotten = top - score on the forget splits.
+    """
+    forgot = dict(metric=metric, block=block, joint=True, unit=1.0 / top, scale=-top, offset=top)
+    return (
+        Cell("efficacy", "Efficacy", splits=("forget_train",), measure=scores_of("forget_train"), column=1,
+             board="forget", **forgot),
+        Cell("generality", "Generality", splits=("forget_test",), measure=scores_of("forget_test"), column=2,
+             board="forget", **forgot),
+        Cell("generality_unseen", "Generality (unseen renderings)", splits=("forget_unseen",),
+             measure=scores_of("forget_unseen"), **forgot),
+        Cell("retain", "Retain", metric=metric, splits=("retain_test",), measure=scores_of("retain_test"),
+             column=3, board="keep", joint=True, block=block, unit=1.0 / top, scale=float(top)),
+    )

@@ -1,6 +1,6 @@
 """Description score (PEBench event task): a judge's score of a scene description, in [0, 1]."""
 from pebench.errors import UserError
-from pebench.metrics import METRICS, Cell, declare, example, record_score, scores_of
+from pebench.metrics import METRICS, declare, example, pebench_cells, record_score
 from pebench.metrics._checks import same_length
 from pebench.schema import EVENT_DESCRIPTION
 
@@ -47,14 +47,4 @@ def score_descriptions(records, refs, judge, fresh=False):
 
 
 # The judge score in [0, 1], as in PEBench v1 Table 1: forgotten = 1 - score on the forget splits.
-_FORGOT = dict(metric="description_score", scale=-1.0, offset=1.0, joint=True, block="event")
-declare(
-    Cell("efficacy", "Efficacy", splits=("forget_train",), measure=scores_of("forget_train"), column=1,
-         board="forget", **_FORGOT),
-    Cell("generality", "Generality", splits=("forget_test",), measure=scores_of("forget_test"), column=2,
-         board="forget", **_FORGOT),
-    Cell("generality_unseen", "Generality (unseen renderings)", splits=("forget_unseen",),
-         measure=scores_of("forget_unseen"), **_FORGOT),
-    Cell("retain", "Retain", metric="description_score", splits=("retain_test",),
-         measure=scores_of("retain_test"), column=3, board="keep", joint=True, block="event"),
-)
+declare(*pebench_cells("description_score", "event", top=1.0))

@@ -3,7 +3,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from pebench.metrics import METRICS, Cell, declare, example, record_score, scores_of
+from pebench.metrics import METRICS, Cell, declare, example, pebench_cells, record_score, scores_of
 from pebench.metrics._checks import same_length
 from pebench.schema import PERSON_NAME
 
@@ -58,18 +58,9 @@ def score_names(records, refs, judge=None, fresh=False):
 
 
 # Name precision in percent, as in PEBench v1 Table 1: forgotten = 100 - precision on the forget splits.
-_FORGOT = dict(metric="name_precision", scale=-100.0, offset=100.0, unit=0.01, joint=True, block="person")
-_KEPT = dict(metric="name_precision", scale=100.0, unit=0.01, joint=True)
 declare(
-    Cell("efficacy", "Efficacy", splits=("forget_train",), measure=scores_of("forget_train"), column=1,
-         board="forget", **_FORGOT),
-    Cell("generality", "Generality", splits=("forget_test",), measure=scores_of("forget_test"), column=2,
-         board="forget", **_FORGOT),
-    Cell("generality_unseen", "Generality (unseen renderings)", splits=("forget_unseen",),
-         measure=scores_of("forget_unseen"), **_FORGOT),
-    Cell("retain", "Retain", splits=("retain_test",), measure=scores_of("retain_test"), column=3, board="keep",
-         block="person", **_KEPT),
+    *pebench_cells("name_precision", "person", top=100.0),
     # The event target's scope: are the people in the forgotten events' images still named?
-    Cell("scope", "Scope", splits=("scope",), measure=scores_of("scope", "other"), task="other", column=4,
-         board="keep", block="event", **_KEPT),
+    Cell("scope", "Scope", metric="name_precision", splits=("scope",), measure=scores_of("scope", "other"),
+         task="other", column=4, board="keep", block="event", scale=100.0, unit=0.01, joint=True),
 )
