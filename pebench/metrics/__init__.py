@@ -9,7 +9,7 @@ leaderboard, its renderers and the reproduction table all read `cells()`; nothin
 A metric file may also say how a task's records are scored (`@record_score(task)`).
 Modules whose names start with "_" are helpers, not metrics.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -61,7 +61,8 @@ class Cell:
         unit: factor to a [0, 1] scale (percent cells: 0.01), for the joint headline.
         joint: on the joint target, the unprefixed cell is the mean of both blocks on the [0, 1] scale.
         interval: a bootstrap interval is computed (False for a test statistic such as a KS p-value).
-        reference: "goal" when the cell needs the goal model's result (it is absent without one).
+        reference: "goal" when the cell needs the goal model's result (it is absent without one, and a
+            reference lends its other cells only: `results.as_reference`).
     """
 
     name: str
@@ -82,7 +83,6 @@ class Cell:
     joint: bool = False
     interval: bool = True
     reference: Optional[str] = None
-    doc: str = field(default="", compare=False)
 
 
 def declare(*cells):
