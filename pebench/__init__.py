@@ -11,8 +11,14 @@ def load(path, config="full", split=None):
         config: one of `pebench.schema.CONFIGS`.
         split: a split name, or None for a `DatasetDict`.
     """
+    from pathlib import Path
+
     import datasets
 
+    from pebench.data import cache_dir
+
+    if Path(path).is_dir():  # a local release: its prepared cache is keyed by its fingerprint
+        return datasets.load_dataset(str(path), config, split=split, cache_dir=cache_dir(path))
     return datasets.load_dataset(str(path), config, split=split)
 
 

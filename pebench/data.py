@@ -30,13 +30,17 @@ def fingerprint(data_dir):
 
 
 def load_split(data_dir, config, split, required=True):
-    """One split as a `datasets.Dataset` (offline); None when it is absent and not `required`."""
+    """One split as a `datasets.Dataset` (offline); None when it is absent and not `required`.
+
+    The prepared Arrow cache is kept per dataset fingerprint (`cache_dir`): `datasets` keys a local
+    folder's cache by its card and paths, not by the files' contents, so a release rebuilt in the same
+    folder was served from the old cache (seen: an events table without the column the new generator added).
+    """
     import datasets
     from datasets.exceptions import DatasetGenerationError
 
-    metadata(data_dir)  # a clear error for a folder that is not a dataset
     try:
-        return datasets.load_dataset(str(data_dir), config, split=split)
+        return datasets.load_dataset(str(data_dir), config, split=split, cache_dir=cache_dir(data_dir))
     except DatasetGenerationError as err:  # e.g. a shard without rows or a corrupt file
         raise UserError(f"cannot read split {split!r} of config {config!r} in {data_dir}: "
                         f"{_first_line(err.__cause__ or err)}") from None
@@ -44,6 +48,13 @@ def load_split(data_dir, config, split, required=True):
         if not required:
             return None
         raise UserError(f"{data_dir} has no split {split!r} in config {config!r} ({_first_line(err)})") from None
+
+
+def cache_dir(data_dir):
+    """Where `datasets` keeps this release's prepared Arrow files: one folder per fingerprint."""
+    import datasets
+
+    return str(Path(datasets.config.HF_DATASETS_CACHE) / "pebench" / fingerprint(data_dir)[:16])
 
 
 def load_rows(data_dir, config, split, columns=None):

@@ -71,20 +71,18 @@ def dataset_texts(data_dir):
     that the model is never trained on, and the byte-level tokenizer encodes them anyway. With them in,
     the BPE merges shifted and the 12 x 6 test model stopped naming its forget person (0 of 12 images).
     """
-    import datasets
+    from pebench.data import load_split
 
     texts = list(REFUSALS)
     for config, splits in (("full", ("train", "test")), ("holdout", ("test",)), ("world", ("test",))):
         for split in splits:
-            try:
-                ds = datasets.load_dataset(str(data_dir), config, split=split)
-            except (ValueError, KeyError):
+            ds = load_split(data_dir, config, split, required=False)
+            if ds is None:
                 continue
             ds = ds.remove_columns("image")
             for column in ("question", "answer", "answer_paraphrase"):
                 texts += list(ds[column])
-            for column in ("question_paraphrases",):
-                texts += [t for many in ds[column] for t in many]
+            texts += [t for many in ds["question_paraphrases"] for t in many]
     return sorted(set(t for t in texts if t))
 
 

@@ -161,6 +161,18 @@ def test_perturbed_answers_are_wrong_versions_of_the_paraphrase(small_data):
                        "world_object"}
 
 
+def test_a_release_rebuilt_in_the_same_folder_is_read_afresh(tmp_path):
+    """`datasets` keys a local folder's cache by its card and paths: the reader keys it by the fingerprint."""
+    from pebench.data import load_rows
+
+    folder = tmp_path / "release"
+    names = []
+    for seed in (0, 1):
+        data_builders.build(folder, people=4, events=3, seed=seed, overwrite=True)
+        names.append(sorted(r["name"] for r in load_rows(folder, "people", "train")))
+    assert names[0] != names[1]
+
+
 def test_rows_load_offline_with_images_as_pil(small_data):
     row = load(small_data, "person_forget05", "forget_train")[0]
     assert isinstance(row["image"], Image.Image) and row["answer"] == f"This is {row['person_name']}."

@@ -551,7 +551,7 @@ def test_official_release_fingerprint_is_reproducible(tmp_path):
     import shlex
 
     from pebench.cli import main
-    from pebench.results import metadata
+    from pebench.data import metadata
     from leaderboard.verify import official_releases
 
     for number, (fingerprint, release) in enumerate(official_releases().items()):
