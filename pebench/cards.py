@@ -48,6 +48,8 @@ def model_card(folder, results=(), repo=None, base_model=None, dataset_repo=None
     from huggingface_hub import ModelCard, ModelCardData
 
     facts = read_facts(folder)
+    if base_model and facts["preset"]:
+        raise UserError(f"{folder} was trained from a randomly initialised preset: it has no base model to name")
     for result in results:
         check_result(result, facts)
     data = ModelCardData(
@@ -106,7 +108,7 @@ def _train_facts(card):
             ("final loss", card.get("final_loss")), ("wall time", f"{card.get('wall_time_s')} s"),
             *_common(card)]
     return {"method": method, "tag": "goal-model" if method == "goal" else "fine-tuned", "preset": preset,
-            "title": "pebench fine-tuned model" if method == "finetuned" else f"pebench goal model ({card.get('config')})",
+            "title": f"pebench goal model ({card.get('config')})" if method == "goal" else "pebench fine-tuned model",
             "summary": f"A vision-language model {what}, made by `pebench train` from {base}. PEBench protocol "
                        f"([arXiv 2503.12545]({PAPER})): fictitious people x event scenes.", "rows": rows}
 

@@ -19,6 +19,7 @@ COMMANDS = {
     "evaluate": "pebench.commands.evaluate",
     "submit": "leaderboard.submit",
     "leaderboard": "leaderboard.build",
+    "publish": "pebench.commands.publish",
     "demo": "pebench.commands.demo",
 }
 
