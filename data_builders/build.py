@@ -171,7 +171,7 @@ def _shard_path(key):
 
 
 def _write_shards(root, shards, plan):
-    """Write every shard and the people/events tables; returns (key -> relative path, path -> (rows, bytes)).
+    """Write every shard and the people/events tables; returns (key -> relative path, path -> rows).
 
     pyarrow directly (with the `datasets` features in the schema metadata, so images decode to PIL):
     `Dataset.from_list` would pickle each table to fingerprint it, which cost 3x the rendering.
@@ -188,7 +188,7 @@ def _write_shards(root, shards, plan):
 
 
 def _write_table(root, rel, rows, features):
-    """Write one parquet table; returns (rows, Arrow bytes) for the card's split sizes."""
+    """Write one parquet table; returns its row count (the card's split sizes)."""
     import datasets
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -199,7 +199,7 @@ def _write_table(root, rel, rows, features):
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
-    return table.num_rows, table.nbytes
+    return table.num_rows
 
 
 def _people_table(plan):

@@ -39,16 +39,21 @@ def write_card(root, configs, files, sizes, meta):
 
     Args:
         configs: config -> split -> shard keys; files: shard key -> relative path;
-        sizes: relative path -> (rows, Arrow bytes) of each written table; meta: the `metadata.json` dict.
+        sizes: relative path -> rows of each written table; meta: the `metadata.json` dict.
     """
-    counts = {config: {split: sum(sizes[files[k]][0] for k in keys) for split, keys in configs[config].items()}
+    counts = {config: {split: sum(sizes[files[k]] for k in keys) for split, keys in configs[config].items()}
               for config in schema.CONFIGS}
     header = _header(root, configs, files, sizes, meta)
     (root / "README.md").write_text(f"---\n{header}---\n\n{_body(counts, meta)}", encoding="utf-8")
 
 
 def _header(root, configs, files, sizes, meta):
-    """The YAML block: licence, task, size and name for the hub; `configs` and `dataset_info` for `datasets`."""
+    """The YAML block: licence, task, size and name for the hub; `configs` and `dataset_info` for `datasets`.
+
+    `dataset_info` holds each config's features, not its split sizes: `datasets` checks recorded sizes
+    against the data files and would refuse a folder whose card lists a split its configs no longer do
+    (the reader's tests edit cards so); the sizes are in the card's text.
+    """
     import datasets
     import pyarrow.parquet as pq
     from datasets.info import DatasetInfosDict
@@ -56,14 +61,10 @@ def _header(root, configs, files, sizes, meta):
 
     infos = DatasetInfosDict()
     for config in schema.CONFIGS:
-        splits = datasets.SplitDict()
-        for split, keys in configs[config].items():
-            splits.add(datasets.SplitInfo(name=split, num_bytes=sum(sizes[files[k]][1] for k in keys),
-                                          num_examples=sum(sizes[files[k]][0] for k in keys)))
         first = files[next(iter(configs[config].values()))[0]]
         features = datasets.Features.from_arrow_schema(pq.read_schema(root / first))
-        infos[config] = datasets.DatasetInfo(features=features, splits=splits)
-    total = sum(rows for rows, _ in sizes.values())
+        infos[config] = datasets.DatasetInfo(features=features)
+    total = sum(sizes.values())
     card = DatasetCardData(
         license=LICENSE, language=["en"], pretty_name=_title(meta), size_categories=[_size_category(total)],
         task_categories=["image-text-to-text", "visual-question-answering"], tags=[*TAGS, "synthetic"],

@@ -1,6 +1,7 @@
 """`pebench publish`: the dry-run folder is the hub release (card validates, every named file exists, it
 loads offline); refusals are one line, exit 2, nothing uploaded and nothing written; the board as a Space."""
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -62,10 +63,15 @@ def test_every_file_the_card_names_exists_and_the_data_is_unchanged(release, sma
 
 
 @pytest.mark.parametrize("config", ["person_forget05", "people"])
-def test_the_release_loads_offline_with_the_card_sizes(release, config):
+def test_the_release_loads_offline_with_the_card_features_and_row_counts(release, config):
     loaded = datasets.load_dataset(str(release), config)
-    info = {i["config_name"]: i for i in DatasetCard.load(release / "README.md").data.dataset_info}[config]
-    assert {s["name"]: s["num_examples"] for s in info["splits"]} == {k: v.num_rows for k, v in loaded.items()}
+    card = DatasetCard.load(release / "README.md")
+    info = {i["config_name"]: i for i in card.data.dataset_info}[config]
+    for split in loaded.values():
+        assert [f["name"] for f in info["features"]] == list(split.features)
+    row = next(line for line in card.text.splitlines() if line.startswith(f"| `{config}` |"))
+    counts = dict(re.findall(r"`(\w+)` ([\d,]+)", row.split("|")[2]))
+    assert {k: int(v.replace(",", "")) for k, v in counts.items()} == {k: v.num_rows for k, v in loaded.items()}
     if config == "person_forget05":
         assert loaded["forget_train"][0]["image"].size == (64, 64)  # images decode from the hub layout
 
