@@ -3,7 +3,6 @@
 The folder is written to a temporary path and renamed at the end, so a failed build leaves nothing.
 Rendering runs in worker processes (one per core) in a fixed order: the bytes do not depend on them.
 """
-import hashlib
 import json
 import multiprocessing
 import os
@@ -12,13 +11,14 @@ from io import BytesIO
 from pathlib import Path
 
 from data_builders import qa
+from data_builders.card import write_card, write_preview
 from data_builders.catalogue import OBJECTS
 from data_builders.events import make_events, wrong_paraphrases
 from data_builders.people import decoy_names, make_people, pairwise_min_distance, seeded
 from data_builders.renderers import RENDERERS
 from data_builders.splits import assign, config_targets, forget_splits, other_splits
 from pebench import schema
-from pebench.data import metadata
+from pebench.data import fingerprint_files, metadata
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json
 
@@ -46,10 +46,11 @@ def build(out, people=200, events=40, variants=2, image_size=64, seed=0, rendere
     plan = _plan(people, events, holdout, seed)
     with atomic_dir(out, overwrite) as tmp:
         shards = _render_rows(plan, variants, image_size, seed, renderer, workers, progress)
-        files = _write_shards(tmp, shards, plan)
+        files, sizes = _write_shards(tmp, shards, plan)
         configs = _configs(sorted(shards))
-        _write_card(tmp, configs, files, plan)
         meta = _metadata(tmp, plan, people, events, holdout, variants, image_size, seed, renderer, configs, files)
+        write_preview(tmp, shards, plan)
+        write_card(tmp, configs, files, sizes, meta)
         atomic_write_json(tmp / "metadata.json", meta)
     return Path(out)
 
@@ -170,21 +171,24 @@ def _shard_path(key):
 
 
 def _write_shards(root, shards, plan):
-    """Write every shard and the people/events tables; returns key -> relative path.
+    """Write every shard and the people/events tables; returns (key -> relative path, path -> rows).
 
     pyarrow directly (with the `datasets` features in the schema metadata, so images decode to PIL):
     `Dataset.from_list` would pickle each table to fingerprint it, which cost 3x the rendering.
     """
-    files = {}
+    files, sizes = {}, {}
     for key in sorted(shards):
         rows = sorted(shards[key], key=lambda r: r["id"])
-        files[key] = _write_table(root, _shard_path(key), rows, schema.QA_FEATURES)
+        files[key] = _shard_path(key)
+        sizes[files[key]] = _write_table(root, files[key], rows, schema.QA_FEATURES)
     for name, rows in (("people", _people_table(plan)), ("events", _events_table(plan))):
-        files[(name,)] = _write_table(root, f"data/meta/{name}.parquet", rows, None)
-    return files
+        files[(name,)] = f"data/meta/{name}.parquet"
+        sizes[files[(name,)]] = _write_table(root, files[(name,)], rows, None)
+    return files, sizes
 
 
 def _write_table(root, rel, rows, features):
+    """Write one parquet table; returns its row count (the card's split sizes)."""
     import datasets
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -195,7 +199,7 @@ def _write_table(root, rel, rows, features):
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
-    return rel
+    return table.num_rows
 
 
 def _people_table(plan):
@@ -226,21 +230,6 @@ def _configs(keys):
     return configs
 
 
-def _write_card(root, configs, files, plan):
-    lines = ["---", "configs:"]
-    for config in schema.CONFIGS:
-        lines.append(f"- config_name: {config}")
-        if config == "full":
-            lines.append("  default: true")
-        lines.append("  data_files:")
-        for split, keys in configs[config].items():
-            lines.append(f"  - split: {split}")
-            lines.append("    path:")
-            lines.extend(f"    - {files[k]}" for k in keys)
-    lines += ["license: cc-by-4.0", "task_categories:", "- image-text-to-text", "---", "", CARD_BODY]
-    (root / "README.md").write_text("\n".join(lines), encoding="utf-8")
-
-
 def _metadata(root, plan, people, events, holdout, variants, size, seed, renderer, configs, files):
     targets = {}
     for config in schema.FORGET_CONFIGS:
@@ -252,36 +241,5 @@ def _metadata(root, plan, people, events, holdout, variants, size, seed, rendere
         "generator_version": GENERATOR_VERSION, "schema_version": schema.SCHEMA_VERSION, "seed": seed,
         "people": people, "events": events, "holdout": holdout, "variants": variants, "image_size": size,
         "renderer": renderer, "min_identity_distance": pairwise_min_distance(plan["people"]),
-        "targets": targets, "fingerprint": _fingerprint(root, sorted(set(files.values()))),
+        "targets": targets, "fingerprint": fingerprint_files(root, sorted(set(files.values()))),
     }
-
-
-def _fingerprint(root, paths):
-    """sha256 over every data file's relative path and bytes (sorted): equal iff the data is equal."""
-    digest = hashlib.sha256()
-    for rel in paths:
-        digest.update(rel.encode())
-        digest.update((root / rel).read_bytes())
-    return digest.hexdigest()
-
-
-CARD_BODY = """# pebench dataset
-
-Fictitious people x event scenes for benchmarking machine unlearning in vision-language models
-(PEBench protocol, arXiv 2503.12545), generated by `pebench build` (see `metadata.json` for the seed,
-sizes and fingerprint).
-
-Load a config offline: `datasets.load_dataset("<this folder>", "person_forget05", split="forget_train")`.
-
-| config | splits |
-|---|---|
-| `full` | `train` (everything the fine-tuned model sees), `test` (unseen renderings) |
-| `person_forget01/05/10`, `event_forget05/10/20`, `joint_forget05` | `forget_train`, `forget_test`, `forget_unseen`, `scope`, `retain_train`, `retain_test`, `forget_profile` (person and joint targets) |
-| `world` | `test`: POPE-style yes/no object questions on unseen renderings |
-| `holdout` | `test`: people never trained on (membership non-members) |
-| `people`, `events` | `train`: one row per person / event |
-
-Columns of the QA configs: `id`, `image`, `task`, `question`, `question_paraphrases`, `answer`,
-`answer_paraphrase`, `perturbed_answers`, `person_id`, `person_name`, `event_id`, `event_name`, `variant`,
-`negative_kind`. Variant 0 is seen in fine-tuning; variants >= 1 are never trained on.
-"""

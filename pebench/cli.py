@@ -13,11 +13,13 @@ from pebench.errors import UserError
 
 COMMANDS = {
     "build": "data_builders.command",
+    "show": "pebench.commands.show",
     "train": "pebench.commands.train",
     "unlearn": "pebench.commands.unlearn",
     "evaluate": "pebench.commands.evaluate",
     "submit": "leaderboard.submit",
     "leaderboard": "leaderboard.build",
+    "publish": "pebench.commands.publish",
     "demo": "pebench.commands.demo",
 }
 

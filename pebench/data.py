@@ -29,6 +29,21 @@ def fingerprint(data_dir):
     return value
 
 
+def fingerprint_files(root, paths):
+    """sha256 over each data file's relative path and bytes, in the order given (sorted by the builder).
+
+    The one definition: the builder records it in `metadata.json`; `pebench publish` checks a release
+    against it before uploading.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for rel in paths:
+        digest.update(rel.encode())
+        digest.update(Path(root, rel).read_bytes())
+    return digest.hexdigest()
+
+
 def load_split(data_dir, config, split, required=True):
     """One split as a `datasets.Dataset` (offline); None when it is absent and not `required`.
 

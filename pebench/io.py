@@ -63,3 +63,17 @@ def atomic_write_json(path, obj):
 def portable_path(path, start):
     """`path` relative to the folder `start` (posix separators): cards and results hold no absolute paths."""
     return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
+
+
+def atomic_write_bytes(path, payload):
+    """Write `payload` (bytes) to `path` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pebench
 from pebench import data
 from pebench.adapter import with_lora
+from pebench.cards import write_model_card
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json, check_output_dir, portable_path
 from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME
@@ -58,26 +59,30 @@ def load_base(model, data_dir, work, seed):
     return VLM.from_pretrained(model, dtype="float32"), "checkpoint"
 
 
-def trainer_arguments(workdir, seed, progress=False, **settings):
+def trainer_arguments(workdir, seed, progress=False, report_to="none", **settings):
     """The one `TrainingArguments` builder (training and unlearning): pebench's fixed choices + `settings`.
 
-    Fixed: seeded data order, no column pruning (the collator needs the rows), no reporting, no worker
-    processes, bf16 where CUDA supports it, CPU otherwise.
+    Fixed: seeded data order, no column pruning (the collator needs the rows), no worker processes, bf16
+    where CUDA supports it, CPU otherwise. `report_to`: "none" or one Trainer integration
+    (`pebench.tracking.REPORT_TO`).
     """
     import torch
     from transformers import TrainingArguments
 
+    from pebench.tracking import report_to as integrations
+
     cuda = torch.cuda.is_available()
-    fixed = dict(output_dir=str(workdir), seed=seed, data_seed=seed, remove_unused_columns=False, report_to=[],
+    fixed = dict(output_dir=str(workdir), seed=seed, data_seed=seed, remove_unused_columns=False,
+                 report_to=integrations(report_to),
                  dataloader_num_workers=0, disable_tqdm=not progress, use_cpu=not cuda,
                  bf16=cuda and torch.cuda.is_bf16_supported())
     return TrainingArguments(**{**fixed, **settings})
 
 
-def training_arguments(work, settings, seed, progress, save_steps=SAVE_STEPS):
+def training_arguments(work, settings, seed, progress, save_steps=SAVE_STEPS, report_to="none"):
     """Arguments of a training run: epochs, cosine schedule, a resumable checkpoint every `save_steps`."""
     return trainer_arguments(
-        Path(work, "trainer"), seed, progress, num_train_epochs=settings["epochs"],
+        Path(work, "trainer"), seed, progress, report_to, num_train_epochs=settings["epochs"],
         per_device_train_batch_size=settings["batch_size"], learning_rate=settings["lr"],
         warmup_steps=settings["warmup"], weight_decay=settings["weight_decay"], lr_scheduler_type="cosine",
         save_strategy="steps", save_steps=save_steps, save_total_limit=1, logging_steps=10)
@@ -165,11 +170,12 @@ def resumable_trainer(**kwargs):
 
 
 def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size=None, seed=0, lora=0,
-          resume=False, overwrite=False, progress=True, save_steps=SAVE_STEPS, callbacks=()):
+          resume=False, overwrite=False, progress=True, save_steps=SAVE_STEPS, callbacks=(), report_to="none"):
     """Train `model` (a preset name or a checkpoint folder) on the chosen subset and save it to `out`.
 
     `save_steps` sets how often a resumable checkpoint is written; `callbacks` are extra
-    `TrainerCallback`s (progress hooks, tests that interrupt a run).
+    `TrainerCallback`s (progress hooks, tests that interrupt a run); `report_to` names a Trainer
+    integration (`pebench.tracking`). The folder gets a model card (`pebench.cards`) beside the JSON card.
 
     Returns:
         the JSON card written to `out/pebench_train.json`.
@@ -190,7 +196,7 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
                                      if v is not None}}
     if lora:
         vlm.model = with_lora(vlm.model, lora)
-    args = training_arguments(work, settings, seed, progress, save_steps)
+    args = training_arguments(work, settings, seed, progress, save_steps, report_to)
     trainer = resumable_trainer(model=vlm.model, args=args, train_dataset=rows, data_collator=vlm.collator,
                                 callbacks=list(callbacks))
     start = time.time()
@@ -210,6 +216,7 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
         trained.save_pretrained(tmp)
         vlm.processor.save_pretrained(tmp)
         atomic_write_json(Path(tmp, CARD), card)
+        write_model_card(tmp)
     shutil.rmtree(work, ignore_errors=True)
     return card
 

@@ -15,6 +15,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, set_seed
 
 from pebench import data
 from pebench.adapter import with_lora
+from pebench.cards import write_model_card
 from pebench.errors import UserError
 from pebench.io import atomic_dir, atomic_write_json, portable_path
 from pebench.methods import FIELDS, METHODS, config_file, fields_of, hparams_of, needs_of, prepare_of, split_hparams
@@ -41,6 +42,7 @@ TRAIN_DEFAULTS = {
     "relearn_steps": 0,
     "relearn_rows": 8,
     "relearn_lr": 1e-3,
+    "report_to": "none",  # a Trainer integration: none, tensorboard, wandb, mlflow (pebench.tracking)
 }
 
 
@@ -236,10 +238,11 @@ def training_args(train, seed, workdir, steps, lr):
     from pebench.training import trainer_arguments
 
     return trainer_arguments(
-        workdir, seed, max_steps=steps, per_device_train_batch_size=train["batch_size"],
+        workdir, seed, report_to=train["report_to"], max_steps=steps, per_device_train_batch_size=train["batch_size"],
         gradient_accumulation_steps=train["grad_accum"], learning_rate=lr, weight_decay=train["weight_decay"],
         lr_scheduler_type=train["scheduler"], warmup_steps=train["warmup_steps"],
-        max_grad_norm=train["max_grad_norm"], bf16=train["bf16"], save_strategy="no", logging_strategy="no")
+        max_grad_norm=train["max_grad_norm"], bf16=train["bf16"], save_strategy="no",
+        logging_strategy="no" if train["report_to"] == "none" else "steps", logging_steps=1)
 
 
 def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, workdir, steps, lr, fields=None):
@@ -307,6 +310,7 @@ def save(vlm, model, out, card):
     model.save_pretrained(out)
     vlm.processor.save_pretrained(out)
     atomic_write_json(out / CARD, card)
+    write_model_card(out)
 
 
 def _model_dir(model):
@@ -365,6 +369,7 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
             with tempfile.TemporaryDirectory() as workdir:
                 card["relearn"] = _relearn_into(vlm, data_dir, config, Path(tmp, "relearned"), train, seed, workdir)
             atomic_write_json(Path(tmp, CARD), card)
+            write_model_card(tmp)
     if stop["reason"] == "diverged":
         raise UserError(
             f"{method}: loss became {stop['loss']} at step {stop['at_step']}; kept the last good model "

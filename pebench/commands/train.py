@@ -6,6 +6,7 @@ Examples:
 A run interrupted after its first checkpoint continues with the same command plus --resume.
 """
 from pebench.errors import UserError
+from pebench.tracking import REPORT_TO
 
 
 def add_arguments(parser):
@@ -24,9 +25,12 @@ def add_arguments(parser):
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--report-to", default="none", choices=REPORT_TO,
+                        help="Trainer tracking integration (default none; tensorboard logs go to OUT/runs)")
 
 
 def run(args):
+    from pebench.tracking import tensorboard_logs
     from pebench.training import train
 
     for name in ("epochs", "lr", "batch_size"):
@@ -35,8 +39,9 @@ def run(args):
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.lora < 0:
         raise UserError(f"--lora must be a rank >= 0, got {args.lora}")
-    card = train(args.data, args.config, args.subset, args.model, args.out, epochs=args.epochs, lr=args.lr,
-                 batch_size=args.batch_size, seed=args.seed, lora=args.lora, resume=args.resume,
-                 overwrite=args.overwrite, progress=not args.quiet)
+    with tensorboard_logs(args.out, args.report_to):
+        card = train(args.data, args.config, args.subset, args.model, args.out, epochs=args.epochs, lr=args.lr,
+                     batch_size=args.batch_size, seed=args.seed, lora=args.lora, resume=args.resume,
+                     overwrite=args.overwrite, progress=not args.quiet, report_to=args.report_to)
     print(f"trained {card['steps']} steps in {card['wall_time_s']:.0f} s, final loss {card['final_loss']}: {args.out}")
     return 0

@@ -6,6 +6,7 @@ Training settings come from baselines/configs/<method>.yaml (or --hparams FILE);
 are its loss's keyword defaults (--list shows them); --set key=value overrides either.
 """
 from pebench.errors import UserError
+from pebench.tracking import REPORT_TO
 
 
 def add_arguments(parser):
@@ -22,6 +23,9 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     parser.add_argument("--list", action="store_true", help="list the methods and exit")
+    parser.add_argument("--report-to", choices=REPORT_TO,
+                        help="Trainer tracking integration (default: the report_to setting, none; tensorboard "
+                             "logs go to OUT/runs)")
 
 
 def parse_sets(pairs):
@@ -47,13 +51,18 @@ def run(args):
     missing = [f"--{k}" for k in ("data", "config", "model", "method", "out") if not getattr(args, k)]
     if missing:
         raise UserError(f"missing {', '.join(missing)} (or pass --list)")
-    from pebench.unlearning import unlearn
+    from pebench.tracking import tensorboard_logs
+    from pebench.unlearning import settings_for, unlearn
 
     overrides = parse_sets(args.set)
     if args.relearn is not None:
         overrides["relearn_steps"] = args.relearn
-    card = unlearn(args.data, args.config, args.model, args.method, args.out, overrides=overrides,
-                   hparams_file=args.hparams, seed=args.seed, overwrite=args.overwrite)
+    if args.report_to is not None:
+        overrides["report_to"] = args.report_to
+    report_to = settings_for(args.method, args.hparams, overrides)["report_to"]
+    with tensorboard_logs(args.out, report_to):
+        card = unlearn(args.data, args.config, args.model, args.method, args.out, overrides=overrides,
+                       hparams_file=args.hparams, seed=args.seed, overwrite=args.overwrite)
     last = card["curve"][-1]
     print(f"{args.method}: {card['steps']} steps in {card['wall_time_s']:.1f} s; forget_train NLL "
           f"{card['curve'][0]['forget_train_nll']:.3f} -> {last['forget_train_nll']:.3f}, retain_test NLL "
