@@ -127,7 +127,7 @@ def group_rows(rows, references=None):
         groups.setdefault((TARGETS.index(target), size, target, row["config"]), []).append(row)
     out = []
     for (_, size, target, config), members in sorted(groups.items()):
-        refs = (references or {}).get(config, {}) if references is not None else {"goal": 1, "finetuned": 1}
+        refs = ("goal", "finetuned") if references is None else references.get(config, {})
         out.append({"key": f"{target}-{size:02d}", "target": target, "forget": size,
                     "title": f"{target.capitalize()} unlearning, forget {size}%", "rows": scores.rank(members),
                     "references": sorted(refs)})

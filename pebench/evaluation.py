@@ -129,15 +129,12 @@ def _load_splits(data_dir, config, limit):
 
 def record_plan(config):
     """{split: record fields} that the declared cells applying to `config` read on each record split."""
-    from pebench.metrics import cells
-    from pebench.metrics._table import blocks_of
+    from pebench.metrics._table import placements
 
-    blocks = blocks_of(FORGET_CONFIGS[config][0])
     plan = {split: set() for split in record_splits(config)}
-    for cell in cells():
-        if cell.block is None or cell.block in blocks:
-            for split in set(cell.splits) & set(plan):
-                plan[split].update(cell.needs)
+    for _, cell, _ in placements(FORGET_CONFIGS[config][0]):
+        for split in set(cell.splits) & set(plan):
+            plan[split].update(cell.needs)
     return plan
 
 

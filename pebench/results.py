@@ -109,10 +109,9 @@ def headline(result):
 
 def reference_dependent(target):
     """Aggregates computed against the goal model's result (forget quality, privleak), for `target`."""
-    from pebench.metrics import cells
+    from pebench.metrics._table import placements
 
-    own = {c.name for c in cells() if c.reference}
-    return {n for n in aggregate_names(target) if n in own or n.partition("_")[2] in own}
+    return {name for name, cell, _ in placements(target) if cell.reference}
 
 
 def digest(result):
@@ -130,12 +129,10 @@ def as_reference(result):
     model, the result's `digest` and its per-item forget truth ratios (forget quality).
     """
     from pebench.metrics.truth_ratio import item_ratios
-    from pebench.metrics._table import BLOCK_TASKS
 
     skip = reference_dependent(result["dataset"]["target"])
     aggregates = {k: v for k, v in result["aggregates"].items() if k not in skip}
-    forget = [r for r in result["records"] if r["split"] == "forget_train" and r["task"] in
-              {task for tasks in BLOCK_TASKS.values() for task in tasks}]
+    forget = [r for r in result["records"] if r["split"] == "forget_train"]  # only target tasks hold ratios
     return aggregates, {"model": result["model"]["id"], "sha256": digest(result), "truth_ratio": item_ratios(forget)}
 
 
@@ -152,17 +149,11 @@ def with_references(result, references):
 
 def aggregate_names(target):
     """Every aggregate a result of `target` can hold: the declared cells, prefixed per block on joint."""
-    from pebench.metrics import cells
-    from pebench.metrics._table import blocks_of
+    from pebench.metrics._table import placements
 
-    names = set()
-    for cell in cells():
-        blocks = [None] if cell.block is None else [b for b in blocks_of(target) if b == cell.block]
-        for block in blocks:
-            names.add(f"{block}_{cell.name}" if target == "joint" and block else cell.name)
-            if target == "joint" and cell.joint:
-                names.add(cell.name)
-    return names
+    placed = placements(target)
+    joint = {cell.name for _, cell, _ in placed if cell.joint} if target == "joint" else set()
+    return {name for name, _, _ in placed} | joint
 
 
 # ------------------------------------------------------------------------------- the dataset side

@@ -22,6 +22,20 @@ def blocks_of(target):
     return ("person", "event") if target == "joint" else (target,)
 
 
+def placements(target):
+    """(aggregate name, cell, block) for every declared cell that applies to `target`.
+
+    A block's cell is named with a "person_"/"event_" prefix on the joint target; a cell of no block
+    applies to every target. (The joint target's unprefixed headline cells are added by `compute`.)
+    """
+    out = []
+    for cell in cells():
+        for block in [None] if cell.block is None else [b for b in blocks_of(target) if b == cell.block]:
+            prefix = f"{block}_" if target == "joint" and block else ""
+            out.append((prefix + cell.name, cell, block))
+    return out
+
+
 class Records:
     """Records grouped by (split, task), each group sorted by id (so record order never matters)."""
 
@@ -78,14 +92,12 @@ def compute(result, refs):
     target = result["dataset"]["target"]
     records = Records(result["records"], refs)
     planned, units = {}, {}
-    for cell in cells():
-        for block in _blocks(cell, target):
-            prefix = f"{block}_" if target == "joint" and block else ""
-            groups = cell.measure(View(records, block, prefix, result))
-            if groups is None or any(len(g) == 0 for g in groups):
-                continue
-            planned[prefix + cell.name] = Planned(list(groups), _scaled(cell), cell.interval)
-            units[prefix + cell.name] = (cell, block)
+    for name, cell, block in placements(target):
+        groups = cell.measure(View(records, block, "" if name == cell.name else f"{block}_", result))
+        if groups is None or any(len(g) == 0 for g in groups):
+            continue
+        planned[name] = Planned(list(groups), _scaled(cell), cell.interval)
+        units[name] = (cell, block)
     if target == "joint":
         planned.update(_joint(planned, units))
     seed, resamples = result["eval"]["seed"], result["eval"]["bootstrap"]
@@ -96,12 +108,6 @@ def compute(result, refs):
             ci = bootstrap(plan, resamples, seed, name) if plan.interval else None
             out[name] = {"value": value, "ci95": ci}
     return out
-
-
-def _blocks(cell, target):
-    if cell.block is None:
-        return [None]
-    return [b for b in blocks_of(target) if b == cell.block]
 
 
 def _scaled(cell):
