@@ -68,6 +68,8 @@ def load_references(folder, data_dir, fingerprint, max_bytes=entries.MAX_BYTES):
     """
     from pebench import results
 
+    if folder and not Path(folder).is_dir():
+        raise UserError(f"references folder {folder} does not exist")
     found = {}
     for path in sorted(Path(folder).rglob("*.json")) if folder else []:
         if path.name.startswith(".") or path.name in SKIPPED:

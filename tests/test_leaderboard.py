@@ -475,6 +475,10 @@ def test_cli_builds_and_refuses_bad_input_with_one_line(real, tmp_path, capsys):
     assert main(["leaderboard", "--submissions", str(real["subs"]), "--data", str(real["data"]),
                  "--out", str(tmp_path / "site")]) == 2  # not empty, no --overwrite
     assert "--overwrite" in capsys.readouterr().err
+    assert main(["leaderboard", "--submissions", str(real["subs"]), "--data", str(real["data"]),
+                 "--references", str(tmp_path / "nope"), "--out", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "references folder" in err and not (tmp_path / "y").exists()
 
 
 @pytest.mark.parametrize("args, reason", [
