@@ -33,6 +33,7 @@ TRAIN_DEFAULTS = {
     "epochs": 5.0,
     "steps": None,
     "select": "budget",
+    "retain_tasks": "forget",  # retain stream: rows of the forget split's task(s) ("forget") or every row ("all")
     "lr": 1e-4,
     "batch_size": 8,
     "grad_accum": 1,
@@ -119,7 +120,9 @@ def _typed(key, value, default):
 
 
 def check_budget(train):
-    """One clear error for a budget that cannot train: steps < 1, epochs <= 0, batch or accumulation < 1."""
+    """One clear error for a budget that cannot train (steps < 1, epochs <= 0, batch < 1) or a bad retain stream."""
+    if train["retain_tasks"] not in ("forget", "all"):
+        raise UserError(f"retain_tasks must be 'forget' or 'all', got {train['retain_tasks']!r}")
     for key in ("batch_size", "grad_accum", "curve_every", "probe_size"):
         if train[key] < 1:
             raise UserError(f"{key} must be at least 1, got {train[key]}")
@@ -363,13 +366,17 @@ def _model_dir(model):
     return path
 
 
-def validation_rows(data_dir, config, size):
+def validation_rows(data_dir, config, size, retain_tasks="forget"):
     """(probes {"forget_val", "retain_val"}, retain_train without retain_val): training-side rows only.
 
     forget_val is a fixed probe of the rows being unlearned; retain_val is a fixed probe of retain_train
     rows of the same tasks (the other people's names for a person target) that the methods never train
     on, so the rule sees what unlearning did to knowledge it did not touch. Both are spread over people
     and events by a stable hash of the row id, not the first ids (which would all be one person).
+    `retain_tasks="forget"` keeps only retain rows of the forget split's task(s) in the returned stream:
+    forgetting one person's name is learnt against the other people's names (with every retain task in
+    the stream, 10 steps of PO on the demo taught "refuse every identity question": retain_val names
+    9.4 %; with the task's rows 78.1 %, `baselines/tuning/`).
     """
     forget = load_split(data_dir, config, "forget_train")
     retain = load_split(data_dir, config, "retain_train", required=False)
@@ -377,7 +384,9 @@ def validation_rows(data_dir, config, size):
     retain_val = spread_rows(retain, size, tasks) if retain else []
     held = {row["id"] for row in retain_val}
     if retain:
-        retain = retain.select([i for i, row_id in enumerate(retain["id"]) if row_id not in held])
+        kinds = retain["task"]
+        retain = retain.select([i for i, row_id in enumerate(retain["id"])
+                                if row_id not in held and (retain_tasks == "all" or kinds[i] in tasks)])
     return {"forget_val": spread_rows(forget, size), "retain_val": retain_val}, retain
 
 
@@ -425,7 +434,7 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     model_dir = _model_dir(model)
     forget = load_split(data_dir, config, "forget_train")
     steps = budget_steps(train, len(forget))
-    probes, retain = validation_rows(data_dir, config, train["probe_size"])
+    probes, retain = validation_rows(data_dir, config, train["probe_size"], train["retain_tasks"])
     if "retain" in needs and not retain:
         raise UserError(f"method {method!r} needs retain data, but config {config!r} has no retain_train rows")
     goal_nll = goal_forget_nll(goal, probes, train["batch_size"]) if rule == "goal_nll" else None

@@ -253,6 +253,7 @@ def test_list_prints_every_method_with_one_line(capsys):
         ({"--set": "batch_size=0"}, "batch_size must be at least 1"),
         ({"--set": "select=forget_test"}, "selection rule 'forget_test' names a test split"),
         ({"--set": "select=best"}, "unknown selection rule 'best'; choose from: budget, goal_nll"),
+        ({"--set": "retain_tasks=some"}, "retain_tasks must be 'forget' or 'all'"),
         ({"--set": "steps"}, "--set expects KEY=VALUE"),
         ({"--model": "/nonexistent/model"}, "is not a model folder"),
         ({"--config": "person_forget99"}, "unknown forget config 'person_forget99'; choose from:"),
@@ -414,7 +415,9 @@ def test_the_budget_is_passes_over_forget_train_and_validation_rows_are_training
     retain_train = load_split(data_dir, "person_forget05", "retain_train")
     held = {r["id"] for r in probes["retain_val"]}
     assert {r["id"] for r in probes["forget_val"]} <= set(forget["id"]) and held <= set(retain_train["id"])
-    assert len(retain) == len(retain_train) - 4 and not held & set(retain["id"])  # never trained on
+    assert set(retain["task"]) == set(forget["task"]) and not held & set(retain["id"])  # never trained on
+    _, every = validation_rows(data_dir, "person_forget05", 4, retain_tasks="all")
+    assert len(every) == len(retain_train) - 4 and len(set(every["task"])) > 1
 
 
 def test_rule_goal_nll_stops_at_the_goal_models_forget_level_and_needs_the_goal(capsys, data_dir, start_model,
