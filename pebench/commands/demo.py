@@ -60,8 +60,9 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    def stage(name, argv, output):  # keyed by the data and the base: a new base re-runs every later stage
-        return _run_stage(pebench, name, argv, output, key=[*argv, _fingerprint(data), *_base_fingerprint(base)])
+    def stage(name, argv, output, extra=()):  # keyed by the data and the base: a new base re-runs every later stage
+        return _run_stage(pebench, name, argv, output,
+                          key=[*argv, _fingerprint(data), *_base_fingerprint(base), *extra])
 
     data = out / "data"
     build = ["build", "--out", str(data), "--people", str(preset["people"]), "--events", str(preset["events"]),
@@ -101,14 +102,15 @@ def _run_config(stage, out, data, config, base, finetuned, methods, preset, seed
         stage(f"unlearn {method} ({config})", ["unlearn", "--data", str(data), "--config", config,
                                                "--model", str(finetuned), "--method", method,
                                                "--out", str(models[method]), "--seed", str(seed),
-                                               *preset["unlearn_args"]], models[method])
+                                               *preset["unlearn_args"]], models[method], extra=[_settings(method)])
     results = {}
     for name, model in models.items():
         results[name] = out / "results" / config / f"{name}.json"
         stage(f"evaluate {name} ({config})", ["evaluate", "--data", str(data), "--config", config,
                                              "--model", str(model), "--goal", str(goal), "--finetuned",
                                              str(finetuned), "--out", str(results[name]), "--quiet",
-                                             *preset["eval_args"]], results[name])
+                                             *preset["eval_args"]], results[name],
+              extra=[_sha256(card) for card in (*_cards(model), *_cards(goal), *_cards(finetuned))])
     return results
 
 
@@ -169,6 +171,18 @@ def _fingerprint(data):
     from pebench.data import fingerprint
 
     return fingerprint(data)
+
+
+def _cards(model):
+    """A model folder's pebench cards: a re-made model (new card) re-runs its evaluation."""
+    return [card for card in sorted(Path(model).glob("*.json")) if card.name in ("pebench_train.json", "unlearning.json")]
+
+
+def _settings(method):
+    """The method's resolved settings (YAML and signature defaults): a changed default re-runs the method."""
+    from pebench.unlearning import settings_for
+
+    return json.loads(json.dumps(settings_for(method), sort_keys=True, default=str))
 
 
 def _base_fingerprint(base):
