@@ -63,6 +63,7 @@ def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE, references
         raise Refused(f"dataset fingerprint {got[:16]} does not match this board's dataset "
                       f"{fingerprint[:16]} ({where})")
     check_coverage(result, data_dir)
+    check_probes(result, data_dir, (references or {}).get("goal"))
     skip = set()
     scored = result
     if references is not None:
@@ -117,6 +118,25 @@ def check_coverage(result, data_dir):
         if extra:
             raise Refused(f"split {split!r} has {len(extra)} records for rows not in the dataset "
                           f"(e.g. {sorted(extra)[0]!r})")
+
+
+def check_probes(result, data_dir, goal=None):
+    """Every probe that ran holds one record per attacked row and variant, with the board's settings (its
+    goal reference's): dropping the rows an attack recovered, or running a weaker attack, is refused."""
+    from pebench import probes
+
+    if not result.get("probes"):
+        return
+    reason = probes.check(result, _probe_rows(str(Path(data_dir).resolve()), result["dataset"]["config"]), goal)
+    if reason:
+        raise Refused(reason)
+
+
+@lru_cache(maxsize=16)
+def _probe_rows(data_dir, config):
+    from pebench import probes
+
+    return probes.dataset_rows(data_dir, config)
 
 
 @lru_cache(maxsize=64)

@@ -78,17 +78,16 @@ def register(probe):
 
 
 def select(spec, target=None):
-    """Probe names from "all", "none", "cheap" or a comma list; UserError for an unknown name."""
+    """Probe names from "all", "cheap" (no training), "none" or a comma list; UserError for an unknown name."""
     spec = (spec or "none").strip()
     if spec == "none":
         return []
-    if spec in ("all", "cheap"):
-        names = [n for n, p in PROBES.items() if spec == "all" or p.cheap]
-    else:
-        names = [n.strip() for n in spec.split(",") if n.strip()]
-        for name in names:
-            PROBES.get(name)  # UserError listing the valid names
-    return [n for n in dict.fromkeys(names) if target is None or target in PROBES.get(n).targets]
+    if spec in ("all", "cheap"):  # those that apply to the target
+        return [n for n, p in PROBES.items() if (spec == "all" or p.cheap) and (target is None or target in p.targets)]
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    for name in names:
+        PROBES.get(name)  # UserError listing the valid names
+    return list(dict.fromkeys(names))  # one named for another target is recorded as not run, with why
 
 
 # ------------------------------------------------------------------------------------ running
@@ -128,6 +127,20 @@ class Context:
 def record(split, row, prediction, variant="", task=None):
     """One probe record (`result.schema.json#/$defs/probe_record`)."""
     return {"id": row["id"], "split": split, "task": task or row["task"], "variant": variant, "prediction": prediction}
+
+
+def parse_overrides(pairs):
+    """`--probe-set PROBE.KEY=VALUE` pairs -> {probe: {key: value}} (values read as YAML scalars)."""
+    from pebench.unlearning import parse_value
+
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        probe, dot, setting = key.strip().partition(".")
+        if not sep or not dot or not probe or not setting:
+            raise UserError(f"--probe-set expects PROBE.KEY=VALUE (e.g. relearn.steps=10), got {pair!r}")
+        out.setdefault(probe, {})[setting] = parse_value(value)
+    return out
 
 
 def settings_of(names, overrides=None):
@@ -300,18 +313,36 @@ def _paired(plain, attacked, cell, block, refs):
 
 
 # ------------------------------------------------------------------------------- verification
+def dataset_rows(data_dir, config):
+    """{split: rows (id, task, question, paraphrases)} a probe may attack: the target's own-task rows of the
+    forget splits and every `forget_profile` row, read from the dataset (what the board checks against)."""
+    from pebench import data
+    from pebench.evaluation import target_tasks
+    from pebench.schema import FORGET_CONFIGS, source_of
+
+    tasks, out = target_tasks(FORGET_CONFIGS[config][0]), {}
+    for split in (*FORGET_SPLITS, "forget_profile"):
+        if source_of(config, split) is None:
+            continue
+        rows = data.load_rows(data_dir, *source_of(config, split),
+                              columns=["id", "task", "question", "question_paraphrases"])
+        out[split] = [r for r in rows if split == "forget_profile" or r["task"] in tasks]
+    return out
+
+
 def expected_keys(probe, settings, rows):
-    """{(split, task, id, variant)} a complete run of `probe` writes, from the dataset rows ({split: rows})."""
+    """{(split, task, id, variant)} a complete run of `probe` writes, from the dataset rows (`dataset_rows`)."""
     keys = getattr(probe.attack, "keys", None)
     if keys is not None:
         return keys(settings, rows)
-    return {(s, r["task"], r["id"], "") for s, split_rows in rows.items() for r in split_rows}
+    return {(s, r["task"], r["id"], "") for s, split_rows in rows.items() for r in split_rows
+            if s in FORGET_SPLITS and s not in probe.skip_splits}
 
 
-def check(result, rows_of, goal=None):
+def check(result, rows, goal=None):
     """Refuse a probe section the board cannot trust; returns None or the reason (a string).
 
-    `rows_of(splits) -> {split: own-task rows}` reads the dataset (ids, tasks, paraphrases). A probe that ran
+    `rows`: `dataset_rows(data_dir, config)` (ids, tasks, paraphrases). A probe that ran
     must hold exactly one record per row and variant of a complete run (no dropped rows, no extras) and
     the settings the board's goal reference ran with (or the probe's own when the goal has none).
     """
@@ -325,7 +356,7 @@ def check(result, rows_of, goal=None):
         if section.get("settings") != want:
             return f"probes.{name}.settings {section.get('settings')} are not the board's {want}"
         have = [_key(r) for r in section["records"]]
-        expected = expected_keys(probe, want, rows_of(probe))
+        expected = expected_keys(probe, want, rows)
         if len(set(have)) != len(have):
             return f"probes.{name} has duplicate records"
         missing, extra = expected - set(have), set(have) - expected

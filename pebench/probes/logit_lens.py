@@ -7,7 +7,7 @@ layers still ranks it first in an earlier one. Per row, each layer's rank of tha
 (0 = top-1; the last layer is the model's own output); the row counts as named when the token is in the
 top `top_k` at any layer. The goal model under the same read-out is the control.
 """
-from pebench.probes import NotRun, Probe, register
+from pebench.probes import FORGET_SPLITS, NotRun, Probe, register
 from pebench.schema import PERSON_NAME
 
 
@@ -68,7 +68,7 @@ def score(records, refs, judge=None, fresh=False):
 
 
 def keys(settings, rows):
-    return {(s, r["task"], r["id"], "") for s, split_rows in rows.items() for r in split_rows
+    return {(s, r["task"], r["id"], "") for s, split_rows in rows.items() if s in FORGET_SPLITS for r in split_rows
             if r["task"] == PERSON_NAME}
 
 

@@ -42,7 +42,9 @@ def attack(ctx, settings):
 
 
 def keys(settings, rows):
-    return {(s, r["task"], r["id"], v) for s, split_rows in rows.items() for r in split_rows
+    from pebench.probes import FORGET_SPLITS
+
+    return {(s, r["task"], r["id"], v) for s, split_rows in rows.items() if s in FORGET_SPLITS for r in split_rows
             for v, _, _ in variants(r, settings)}
 
 
