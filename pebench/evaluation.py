@@ -22,7 +22,8 @@ CACHE_VERSION = "2"  # 2: records and aggregates from the metric table, judge ve
 
 
 def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, max_new_tokens=48, seed=0,
-             judge=None, limit=None, bootstrap=1000, cache_dir=None, progress=True, probes=(), probe_settings=None):
+             judge=None, limit=None, bootstrap=1000, cache_dir=None, progress=True, probes=(), probe_settings=None,
+             as_reference=False):
     """Evaluate `model` (a checkpoint folder) on `config` and return the result dict.
 
     Args:
@@ -42,6 +43,7 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
         probes: attack probes to run (`pebench.probes`); each needs the goal model (its control), which
             is then evaluated with the same probes.
         probe_settings: {probe: {key: value}} overriding a probe's settings (e.g. relearning steps).
+        as_reference: the model is scored as a reference (its own control; no goal needed for probes).
     """
     import pebench
     from pebench import results
@@ -58,7 +60,7 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
 
     probes = list(probes or ())
     wanted = settings_of(probes, probe_settings)  # bad settings fail before any model is loaded
-    if probes and goal is None and info["method"] not in ("goal", "finetuned"):  # a reference is its own control
+    if probes and goal is None and not as_reference and info["method"] not in ("goal", "finetuned"):
         raise UserError(f"probe(s) {', '.join(probes)} need the goal model as their control: pass --goal")
     settings = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, seed=seed, judge=judge, limit=limit,
                     bootstrap=bootstrap, cache_dir=cache_dir, progress=progress, probes=probes,
@@ -90,6 +92,8 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
         ctx = Context(str(data_dir), config, str(model), rows, FORGET_CONFIGS[config][0], seed, batch_size,
                       max_new_tokens)
         result["probes"] = run(probes, ctx, probe_settings)
+        if progress:
+            print("probes: " + ", ".join(f"{n} {t:.1f} s" for n, t in ctx.timings.items()), file=sys.stderr)
     result = results.with_references(result, refs)
     return results.finish(result, results.references(data_dir, config), judge_obj, fresh=True)
 
@@ -259,7 +263,7 @@ def reference(spec, name, data_dir, config, settings):
             return results.load(cache)
         except UserError:
             pass  # a stale or broken cache entry is recomputed
-    result = evaluate(data_dir, config, path, **settings)
+    result = evaluate(data_dir, config, path, **settings, as_reference=True)
     from pebench.io import atomic_write_json
 
     try:

@@ -42,7 +42,7 @@ def render(board):
     if not board["groups"]:
         lines += ["No verified entries yet.", ""]
     lines += ["## Attack probes", "", ROBUST_NOTE, ""]
-    lines += [f"- `{name}`: {cell(summary)}" for name, summary in probe_notes()] + [""]
+    lines += [f"- `{name}`: {summary}" for name, summary in probe_notes()] + [""]  # our own sentences
     lines += _refused(board["refused"])
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -19,14 +19,16 @@ from pebench.schema import FORGET_CONFIGS
 # Sizes per preset. `quick` proves every stage works in minutes; `demo` is the README's main job;
 # `full` is the PEBench-size protocol (200 people x 40 events, every target); 4 epochs are enough there
 # (2,116 steps: names learnt >= 93 %, README *Known limits*), the presets' default 20 would take ~6 h on CPU.
+# Attack probes (`pebench.probes`): the cheap ones (no training) in `quick` and `demo`, every one in `full`.
 PRESETS = {
     "quick": dict(people=12, events=6, model="tiny", configs=["person_forget05"],
-                  train_args=["--epochs", "40", "--lr", "3e-3"], unlearn_args=[], eval_args=["--bootstrap", "200"]),
+                  train_args=["--epochs", "40", "--lr", "3e-3"], unlearn_args=[],
+                  eval_args=["--bootstrap", "200", "--probes", "cheap"]),
     "demo": dict(people=50, events=10, model="small", configs=["person_forget05"],
-                 train_args=["--epochs", "12"], unlearn_args=[], eval_args=[]),
+                 train_args=["--epochs", "12"], unlearn_args=[], eval_args=["--probes", "cheap"]),
     "full": dict(people=200, events=40, model="small",
                  configs=["person_forget05", "event_forget05", "joint_forget05"], train_args=["--epochs", "4"],
-                 unlearn_args=[], eval_args=[]),
+                 unlearn_args=[], eval_args=["--probes", "all"]),
 }
 STAMP = ".stage.json"
 

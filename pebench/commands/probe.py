@@ -72,7 +72,9 @@ def report(result):
         cells = ", ".join(f"{k.split(SEP, 1)[1]} {_num(v)}" + (f" [{_num(ci95[k][0])}, {_num(ci95[k][1])}]"
                                                                 if k in ci95 and "recovery" in k else "")
                           for k, v in sorted(aggregates.items()) if k.split(SEP)[0] == name and SEP in k)
-        lines.append(f"  {name:16s} {cells} ({section.get('wall_time_s', 0):.1f} s)")
+        if f"{name}{SEP}recovery" not in aggregates and not any(k.startswith(f"{name}{SEP}recovery") for k in aggregates):
+            cells += ", recovery n/a" + ("" if result.get("reference", {}).get("finetuned") else " (pass --finetuned)")
+        lines.append(f"  {name:16s} {cells}")
     return "\n".join(lines)
 
 

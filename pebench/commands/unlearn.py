@@ -1,7 +1,7 @@
 """Unlearn a forget config's targets from a fine-tuned model with one baseline method.
 
 Example: pebench unlearn --data data/small --config person_forget05 --model runs/finetuned --method gd
-         --out runs/gd --set steps=20 --set lr=5e-4 --relearn 10
+         --out runs/gd --set steps=20 --set lr=5e-4
 Training settings come from baselines/configs/<method>.yaml (or --hparams FILE); a method's hyper-parameters
 are its loss's keyword defaults (--list shows them); --set key=value overrides either.
 """
@@ -18,8 +18,6 @@ def add_arguments(parser):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyper-parameter or training setting (repeatable)")
     parser.add_argument("--hparams", metavar="FILE", help="flat YAML used instead of the method's config")
-    parser.add_argument("--relearn", type=int, default=None, metavar="N",
-                        help="after unlearning, run the relearning attack for N steps into OUT/relearned")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     parser.add_argument("--list", action="store_true", help="list the methods and exit")
@@ -55,8 +53,6 @@ def run(args):
     from pebench.unlearning import settings_for, unlearn
 
     overrides = parse_sets(args.set)
-    if args.relearn is not None:
-        overrides["relearn_steps"] = args.relearn
     if args.report_to is not None:
         overrides["report_to"] = args.report_to
     report_to = settings_for(args.method, args.hparams, overrides)["report_to"]

@@ -103,6 +103,7 @@ class Context:
     seed: int = 0
     batch_size: int = 32
     max_new_tokens: int = 48
+    timings: dict = field(default_factory=dict)  # probe -> seconds (model loading included)
 
     def own_rows(self, splits=FORGET_SPLITS):
         """{split: rows of the target's forgotten tasks} on `splits`."""
@@ -168,8 +169,8 @@ def settings_of(names, overrides=None):
 
 
 def run(names, ctx, overrides=None):
-    """{name: section} for the probes: {"status": "run", "settings", "records", "wall_time_s"} or
-    {"status": "not_run", "reason"}. Deterministic: each attack is seeded from the evaluation seed."""
+    """{name: section} for the probes: {"status": "run", "settings", "records"} or {"status": "not_run",
+    "reason"}. Deterministic: each attack is seeded from the evaluation seed; wall times go to `ctx.timings`."""
     import time
 
     from transformers import set_seed
@@ -187,8 +188,8 @@ def run(names, ctx, overrides=None):
         except NotRun as err:
             out[name] = {"status": NOT_RUN, "reason": str(err)}
             continue
-        out[name] = {"status": RUN, "settings": settings[name], "records": sorted(records, key=_key),
-                     "wall_time_s": round(time.time() - start, 3)}
+        out[name] = {"status": RUN, "settings": settings[name], "records": sorted(records, key=_key)}
+        ctx.timings[name] = time.time() - start  # not in the result: same seed, same bytes
     return out
 
 
