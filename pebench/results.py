@@ -17,7 +17,7 @@ from pebench import data
 from pebench.errors import UserError
 from pebench.schema import FORGET_CONFIGS, PROFILE_TASKS, SHARED_SPLITS, source_of, splits_of
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: the optional `probes` section (attack probes); 1.0 files still read
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
 

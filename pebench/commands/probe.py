@@ -60,7 +60,7 @@ def run(args):
 
 def report(result):
     """A plain-text table: per probe its attacked cells, recovery [95 % CI] and wall time, or why not run."""
-    from pebench.probes import SEP
+    from pebench.probes import PROBES, SEP
 
     aggregates, ci95 = result["aggregates"], result["ci95"]
     lines = [f"{result['model']['id']} on {result['dataset']['config']}: efficacy {_num(aggregates.get('efficacy'))}, "
@@ -72,11 +72,11 @@ def report(result):
         cells = ", ".join(f"{k.split(SEP, 1)[1]} {_num(v)}" + (f" [{_num(ci95[k][0])}, {_num(ci95[k][1])}]"
                                                                 if k in ci95 and "recovery" in k else "")
                           for k, v in sorted(aggregates.items()) if k.split(SEP)[0] == name and SEP in k)
-        if f"{name}{SEP}recovery" not in aggregates and not any(k.startswith(f"{name}{SEP}recovery") for k in aggregates):
+        if PROBES.get(name).headline and not any(k.startswith(f"{name}{SEP}recovery") for k in aggregates):
             cells += ", recovery n/a" + ("" if result.get("reference", {}).get("finetuned") else " (pass --finetuned)")
         lines.append(f"  {name:16s} {cells}")
     return "\n".join(lines)
 
 
 def _num(value):
-    return "n/a" if value is None else f"{value:.3g}"
+    return "n/a" if value is None else f"{value + 0.0:.3g}"  # + 0.0: no "-0"
