@@ -1,9 +1,10 @@
 """White-box read-out (logit lens): is the forgotten name still computed inside the model?
 
 nostalgebraist's logit lens (2020; Belrose et al., arXiv 2303.08112) reads every decoder layer's hidden
-state through the final norm and the LM head. At the position that predicts the name's first token
-(teacher-forced on the answer's opening, "This is"), a model that only suppresses the name in its last
-layers still ranks it first in an earlier one. Per row, each layer's rank of that token is recorded
+state through the final norm and the LM head. At the position that predicts the name's first token that
+tells it from every other name of the release (teacher-forced on the answer up to there: "This is Hana"
+-> " Park" when another Hana exists, "This is" -> " Hana" otherwise), a model that only suppresses the name
+in its last layers still ranks it first in an earlier one. Per row, each layer's rank of that token is recorded
 (0 = top-1; the last layer is the model's own output); the row counts as named when the token is in the
 top `top_k` at any layer. The goal model under the same read-out is the control.
 """
@@ -11,21 +12,34 @@ from pebench.probes import FORGET_SPLITS, NotRun, Probe, register
 from pebench.schema import PERSON_NAME
 
 
-def _name_position(vlm, row, ids):
-    """Index among the answer token `ids` of the token where the person's name begins (decoded text grows
-    past the answer's opening there), or None."""
-    start = row["answer"].find(row["person_name"])
+def _name_position(vlm, row, ids, pool):
+    """Index among the answer token `ids` of the first token that tells the person's name from every other
+    name of the release (`pool`), or None.
+
+    Why not the literal first token: the release's people share first names ("Hana Park", "Hana Kim"), so
+    a model that knows another Hana predicts it. At demo size the goal model, which never saw the forget
+    people, ranked the literal first token first at some layer for 37.5 % of forget_train rows.
+    """
+    name = row["person_name"]
+    start = row["answer"].find(name)
     if start < 0:
         return None
     opening = len(row["answer"][:start].strip())
+    others = [o for o in pool if o != name]
+    first = None
     for j in range(len(ids)):
-        if len(vlm.tokenizer.decode(ids[:j + 1], skip_special_tokens=True).strip()) > opening:
+        text = vlm.tokenizer.decode(ids[:j + 1], skip_special_tokens=True).strip()
+        if len(text) <= opening:
+            continue
+        first = j if first is None else first
+        said = text[opening:].strip()
+        if not any(o.startswith(said) for o in others) or len(said) >= len(name):
             return j
-    return None
+    return first
 
 
-def layer_ranks(vlm, rows):
-    """Per row, the rank of the name's first token at each decoder layer (None where it cannot be placed)."""
+def layer_ranks(vlm, rows, pool=()):
+    """Per row, the rank of the name's telling token at each decoder layer (None where it cannot be placed)."""
     import torch
 
     from pebench.adapter import decoder
@@ -41,7 +55,7 @@ def layer_ranks(vlm, rows):
             batch = vlm._inputs(vlm.encode([row]))
             labels = batch.pop("labels")[0]
             answer = (labels != -100).nonzero().flatten()
-            k = _name_position(vlm, row, [int(labels[i]) for i in answer])
+            k = _name_position(vlm, row, [int(labels[i]) for i in answer], pool)
             if k is None or answer[k] == 0:
                 out.append(None)
                 continue
@@ -54,9 +68,12 @@ def layer_ranks(vlm, rows):
 
 
 def attack(ctx, settings):
+    from pebench import data
+
     vlm = ctx.load()
     picked = [(s, r) for s, rows in ctx.own_rows().items() for r in rows if r["task"] == PERSON_NAME]
-    ranks = layer_ranks(vlm, [r for _, r in picked])
+    pool = sorted(row["name"] for row in data.load_rows(ctx.data_dir, "people", "train", columns=["name"]))
+    ranks = layer_ranks(vlm, [r for _, r in picked], pool)
     return [{"id": r["id"], "split": s, "task": r["task"], "variant": "", "prediction": None,
              **({"ranks": rk} if rk is not None else {})} for (s, r), rk in zip(picked, ranks)]
 
@@ -76,7 +93,7 @@ TOP_K = 1
 attack.keys = keys
 register(Probe(
     name="logit_lens",
-    summary="Read every decoder layer through the final norm and LM head where the name starts: is the "
-            "forgotten name ranked first at any layer?",
-    attack=attack, settings={"top_k": TOP_K, "position": "name's first token after the answer's opening"},
+    summary="Read every decoder layer through the final norm and LM head where the name becomes unique: is "
+            "the forgotten name ranked first at any layer?",
+    attack=attack, settings={"top_k": TOP_K, "position": "the name's first token that tells it from every other name"},
     targets=("person", "joint"), score=score))
