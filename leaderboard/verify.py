@@ -47,7 +47,7 @@ def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE, references
     Raises:
         Refused: with the reason.
     """
-    from pebench import results
+    from pebench import probes, results
 
     version = result.get("schema_version")
     if not (isinstance(version, str) and version.split(".")[0] == results.SCHEMA_VERSION.split(".")[0]):
@@ -68,8 +68,11 @@ def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE, references
     scored = result
     if references is not None:
         check_reference_models(result, references)
-        if not result.get("reference"):  # scored without references: the board's fill in, nothing to compare
+        sides = set(result.get("reference") or {})  # what it was scored against: the board's fill in the rest
+        if "goal" not in sides:
             skip = {"normalized", *results.reference_dependent(result["dataset"]["target"])}
+        elif "finetuned" not in sides:  # probe recovery needs both references
+            skip = {"normalized", *probes.recovery_names(result["dataset"]["target"])}
         scored = results.with_references(result, references)
     try:
         fresh = results.recompute(scored, data_dir)

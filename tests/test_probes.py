@@ -190,6 +190,8 @@ def board(probed, tmp_path_factory):
     for side in ("goal", "finetuned"):
         (root / "refs" / f"{side}.json").write_text(json.dumps(probed[side]))
     entries = {"honest.json": ga}
+    # the same records scored against the goal only (no recovery: the board fills it in, nothing to compare)
+    entries["goal_only.json"] = _rescored(results.with_references(ga, {"goal": probed["goal"]}), data)
     claims = json.loads(json.dumps(ga))  # claims every probe could not run (and drops the numbers)
     claims["probes"] = {n: {"status": "not_run", "reason": "kernel missing"} for n in claims["probes"]}
     entries["claims_not_run.json"] = _rescored(claims, data)
@@ -231,6 +233,7 @@ def test_gaming_the_probes_does_not_pay(board):
     assert claims["robust_efficacy"]["score"] is None and claims["robust_overall"] is None
     assert "not run: " in claims["robust_efficacy"]["reason"] and "kernel missing" in claims["robust_efficacy"]["reason"]
     assert honest["robust_overall"] is not None and honest["robust_rank"] < claims["robust_rank"]
+    assert rows["goal_only"]["robust_efficacy"] == honest["robust_efficacy"]
 
 
 def test_robust_efficacy_is_efficacy_lowered_by_the_worst_recovery(board, probed):
