@@ -45,9 +45,6 @@ TRAIN_DEFAULTS = {
     "probe_size": 32,
     "bf16": False,
     "lora_r": 0,
-    "relearn_steps": 0,
-    "relearn_rows": 8,
-    "relearn_lr": 1e-3,
     "report_to": "none",  # a Trainer integration: none, tensorboard, wandb, mlflow (pebench.tracking)
 }
 
@@ -320,7 +317,7 @@ def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, wor
 
 # ------------------------------------------------------------------------------------------ runs
 def relearn_loss(model, forget, retain, ref=None):
-    """The relearning attack's loss: plain NLL of the true forget answers."""
+    """The relearning attack's loss (`pebench.probes.relearn`): plain NLL of the true forget answers."""
     labels = forget["labels"]
     nll, mask = answer_token_nll(model(**{k: v for k, v in forget.items() if k != "labels"}).logits, labels)
     return nll.sum() / mask.sum().clamp(min=1)
@@ -331,23 +328,6 @@ def relearn_rows(forget, count, seed):
     generator = torch.Generator().manual_seed(seed)
     picked = torch.randperm(len(forget), generator=generator)[:count].tolist()
     return [forget[i] for i in sorted(picked)]
-
-
-def _relearn_into(vlm, data_dir, config, out, train, seed, workdir):
-    """Fine-tune `vlm.model` in place on a few forget rows; save it to `out` with its card."""
-    forget = load_split(data_dir, config, "forget_train")
-    probes = {name: probe_rows(load_split(data_dir, config, name), train["probe_size"])
-              for name in ("forget_test", "retain_test")}
-    rows = relearn_rows(forget, train["relearn_rows"], seed)
-    start = time.time()
-    curve, stop, model = fit(vlm, relearn_loss, {}, None, rows, None, probes, train, seed, workdir,
-                             train["relearn_steps"], train["relearn_lr"])
-    card = {"method": "relearn", "attack": "relearn", "steps": train["relearn_steps"], "lr": train["relearn_lr"],
-            "dataset": {"config": config, "fingerprint": data.fingerprint(data_dir)},
-            "rows": [r["id"] for r in rows], "seed": seed, "curve": curve.curve, "stop": stop,
-            "wall_time_s": round(time.time() - start, 3)}
-    save(vlm, model, out, card)
-    return card
 
 
 def save(vlm, model, out, card):
@@ -415,9 +395,10 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     """Unlearn `config`'s forget targets from the fine-tuned `model` with `method`; write `out`.
 
     `goal`: the goal model folder, needed by selection rule `goal_nll`. Returns the JSON card written to
-    `out/unlearning.json` (method, hparams, training settings, budget, selection, seed, steps, curve,
-    stop reason, dataset fingerprint, wall time, and the relearning attack if asked). A diverging run
-    restores the last finite curve point's weights, saves them, then raises `UserError`.
+    `out/unlearning.json` (method, hparams, training settings, budget, selection, base, seed, steps,
+    curve, stop reason, dataset fingerprint, wall time). The relearning attack is a probe
+    (`pebench evaluate --probes relearn`), not part of unlearning. A diverging run restores the last
+    finite curve point's weights, saves them, then raises `UserError`.
     """
     import tempfile
 
@@ -464,12 +445,6 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     }
     with atomic_dir(out, overwrite) as tmp:
         save(vlm, trained, tmp, card)
-        if train["relearn_steps"] and stop["reason"] == "budget":
-            vlm.model = trained
-            with tempfile.TemporaryDirectory() as workdir:
-                card["relearn"] = _relearn_into(vlm, data_dir, config, Path(tmp, "relearned"), train, seed, workdir)
-            atomic_write_json(Path(tmp, CARD), card)
-            write_model_card(tmp)
     if stop["reason"] == "diverged":
         raise UserError(
             f"{method}: loss became {stop['loss']} at step {stop['at_step']}; kept the last good model "

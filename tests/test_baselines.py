@@ -314,22 +314,21 @@ def test_a_short_run_of_every_method_changes_the_model(method, data_dir, start_m
     assert card["dataset"]["fingerprint"] and (tmp_path / "out" / CARD).is_file()
 
 
-def test_the_same_seed_gives_the_same_bytes_and_relearning_is_recorded(data_dir, start_model, tmp_path):
+def test_the_same_seed_gives_the_same_bytes_and_the_old_relearn_flag_is_gone(data_dir, start_model, tmp_path, capsys):
     from pebench.cli import main
 
     for name in ("a", "b"):
         argv = ["unlearn", "--data", str(data_dir), "--config", "person_forget05", "--model", str(start_model),
-                "--method", "gd", "--out", str(tmp_path / name), "--relearn", "2", "--set", "steps=2",
-                "--set", "batch_size=4", "--set", "probe_size=4", "--set", "relearn_rows=4"]
+                "--method", "gd", "--out", str(tmp_path / name), "--set", "steps=2",
+                "--set", "batch_size=4", "--set", "probe_size=4"]
         assert main(argv) == 0
     a, b = (tmp_path / name / "model.safetensors" for name in ("a", "b"))
     assert a.read_bytes() == b.read_bytes()
     card = json.loads((tmp_path / "a" / "unlearning.json").read_text())
-    assert card["relearn"]["steps"] == 2 and len(card["relearn"]["rows"]) == 4
-    assert changed_parameters(tmp_path / "a", tmp_path / "a" / "relearned")
-    # the attack lowers the forget_test NLL it is meant to recover
-    relearn_curve = card["relearn"]["curve"]
-    assert relearn_curve[-1]["forget_test_nll"] < relearn_curve[0]["forget_test_nll"]
+    assert "relearn" not in card and not (tmp_path / "a" / "relearned").exists()
+    # relearning is an attack probe now (`pebench evaluate --probes relearn`), not an unlearning setting
+    assert main([*argv[:-6], "--out", str(tmp_path / "c"), "--set", "relearn_steps=2"]) == 2
+    assert "unknown key(s) relearn_steps" in capsys.readouterr().err and not (tmp_path / "c").exists()
 
 
 CALLS = {"count": 0}
