@@ -63,7 +63,7 @@ def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE, references
         raise Refused(f"dataset fingerprint {got[:16]} does not match this board's dataset "
                       f"{fingerprint[:16]} ({where})")
     check_coverage(result, data_dir)
-    check_probes(result, data_dir, (references or {}).get("goal"))
+    check_probes(result, data_dir, (references or {}).get("goal"), own_settings=skip_compare)
     skip = set()
     scored = result
     if references is not None:
@@ -123,14 +123,16 @@ def check_coverage(result, data_dir):
                           f"(e.g. {sorted(extra)[0]!r})")
 
 
-def check_probes(result, data_dir, goal=None):
+def check_probes(result, data_dir, goal=None, own_settings=False):
     """Every probe that ran holds one record per attacked row and variant, with the board's settings (its
-    goal reference's): dropping the rows an attack recovered, or running a weaker attack, is refused."""
+    goal reference's; a reference's own): dropping the rows an attack recovered, or running a weaker
+    attack, is refused."""
     from pebench import probes
 
     if not result.get("probes"):
         return
-    reason = probes.check(result, _probe_rows(str(Path(data_dir).resolve()), result["dataset"]["config"]), goal)
+    reason = probes.check(result, _probe_rows(str(Path(data_dir).resolve()), result["dataset"]["config"]), goal,
+                          own_settings)
     if reason:
         raise Refused(reason)
 

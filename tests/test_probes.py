@@ -298,3 +298,20 @@ def test_probe_command_lists_and_reports(probed, capsys):
     written = results.load(probed["root"] / "cli.json")
     assert sorted(written["probes"]) == ["logit_lens", "quantize_int8"]
     (probed["root"] / "cli.json").unlink()
+
+
+def test_a_board_whose_references_ran_other_settings_holds_entries_to_them(probed, tmp_path):
+    """The board's own settings come from its goal reference: a submission attacked otherwise is refused."""
+    from leaderboard import build_board
+
+    refs, subs = tmp_path / "refs", tmp_path / "subs"
+    refs.mkdir()
+    subs.mkdir()
+    goal = json.loads(json.dumps(probed["goal"]))
+    goal["probes"]["relearn"]["settings"]["steps"] = 7  # as if the board ran a longer relearning attack
+    (refs / "goal.json").write_text(json.dumps(goal))
+    (refs / "finetuned.json").write_text(json.dumps(probed["finetuned"]))
+    (subs / "ga.json").write_text(json.dumps(_envelope(probed["ga"], "ga")))
+    built = build_board(subs, probed["data"], references=refs)
+    (refused,) = built["refused"]
+    assert "probes.relearn.settings" in refused["reason"] and "'steps': 7" in refused["reason"]

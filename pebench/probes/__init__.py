@@ -340,12 +340,13 @@ def expected_keys(probe, settings, rows):
             if s in FORGET_SPLITS and s not in probe.skip_splits}
 
 
-def check(result, rows, goal=None):
+def check(result, rows, goal=None, own_settings=False):
     """Refuse a probe section the board cannot trust; returns None or the reason (a string).
 
     `rows`: `dataset_rows(data_dir, config)` (ids, tasks, paraphrases). A probe that ran
     must hold exactly one record per row and variant of a complete run (no dropped rows, no extras) and
-    the settings the board's goal reference ran with (or the probe's own when the goal has none).
+    the settings the board's goal reference ran with (or the probe's own when the goal has none);
+    `own_settings`: a board reference itself, whose settings are the board's.
     """
     for name, section in sorted((result.get("probes") or {}).items()):
         if name not in PROBES:
@@ -354,6 +355,8 @@ def check(result, rows, goal=None):
             continue
         probe = PROBES.get(name)
         want = (((goal or {}).get("probes") or {}).get(name) or {}).get("settings") or probe.settings
+        if own_settings:
+            want = section.get("settings") if isinstance(section.get("settings"), dict) else want
         if section.get("settings") != want:
             return f"probes.{name}.settings {section.get('settings')} are not the board's {want}"
         have = [_key(r) for r in section["records"]]
