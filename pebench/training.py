@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pebench
-from pebench import data
+from pebench import data, distributed
 from pebench.adapter import with_lora
 from pebench.cards import write_model_card
 from pebench.errors import UserError
@@ -53,8 +53,9 @@ def load_base(model, data_dir, work, seed):
 
     if model in tiny.PRESETS:
         base = Path(work, "base")
-        if not (base / "config.json").is_file():  # a resumed run keeps its first base model
-            tiny.create(data_dir, base, model, seed)
+        with distributed.main_process_first():  # the other ranks load the base the main one built
+            if not (base / "config.json").is_file():  # a resumed run keeps its first base model
+                tiny.create(data_dir, base, model, seed)
         return VLM.from_pretrained(base, dtype="float32"), "preset"
     return VLM.from_pretrained(model, dtype="float32"), "checkpoint"
 
@@ -185,8 +186,9 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
     check_output_dir(out, overwrite)
     rows = train_rows(data_dir, config, subset)
     work = Path(out).resolve().parent / f".{Path(out).name}.work"
-    if not resume and work.exists():
+    if not resume and work.exists() and distributed.is_main():
         shutil.rmtree(work)
+    distributed.wait()
     last = _last_checkpoint(work) if resume else None
     if resume and last is None:
         print(f"pebench train: no checkpoint in {work}; starting from scratch", file=sys.stderr)
@@ -212,12 +214,15 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
         "final_loss": _final_loss(trainer.state.log_history), "train_loss": round(result.training_loss, 6),
         "versions": pebench.versions(),
     }
-    with atomic_dir(out, overwrite) as tmp:
-        trained.save_pretrained(tmp)
-        vlm.processor.save_pretrained(tmp)
-        atomic_write_json(Path(tmp, CARD), card)
-        write_model_card(tmp)
-    shutil.rmtree(work, ignore_errors=True)
+    card["distributed"] = distributed.run_info(settings["batch_size"])
+    if distributed.is_main():  # one writer; the other ranks wait below
+        with atomic_dir(out, overwrite) as tmp:
+            trained.save_pretrained(tmp)
+            vlm.processor.save_pretrained(tmp)
+            atomic_write_json(Path(tmp, CARD), card)
+            write_model_card(tmp)
+        shutil.rmtree(work, ignore_errors=True)
+    distributed.wait()
     return card
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, set_seed
 
-from pebench import data
+from pebench import data, distributed
 from pebench.adapter import with_lora
 from pebench.cards import write_model_card
 from pebench.errors import UserError
@@ -335,6 +335,8 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     train, hparams = split_settings(method, settings_for(method, hparams_file, overrides))
     needs = needs_of(loss_fn, hparams)
     check_output_dir(out, overwrite)
+    if train["relearn_steps"] and distributed.world_size() > 1:
+        raise UserError("the relearning attack runs in one process: run it without torchrun/accelerate launch")
     model_dir = _model_dir(model)
     forget = load_split(data_dir, config, "forget_train")
     retain = load_split(data_dir, config, "retain_train", required=False)
@@ -361,15 +363,19 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
         "forget_rows": len(rows), "model": portable_path(model, out),
         "dataset": {"config": config, "fingerprint": data.fingerprint(data_dir)},
         "wall_time_s": round(time.time() - start, 3),
+        "distributed": distributed.run_info(train["batch_size"], train["grad_accum"]),
     }
-    with atomic_dir(out, overwrite) as tmp:
-        save(vlm, trained, tmp, card)
-        if train["relearn_steps"] and stop["reason"] == "budget":
-            vlm.model = trained
-            with tempfile.TemporaryDirectory() as workdir:
-                card["relearn"] = _relearn_into(vlm, data_dir, config, Path(tmp, "relearned"), train, seed, workdir)
-            atomic_write_json(Path(tmp, CARD), card)
-            write_model_card(tmp)
+    if distributed.is_main():  # one writer; the other ranks wait below
+        with atomic_dir(out, overwrite) as tmp:
+            save(vlm, trained, tmp, card)
+            if train["relearn_steps"] and stop["reason"] == "budget":
+                vlm.model = trained
+                with tempfile.TemporaryDirectory() as workdir:
+                    card["relearn"] = _relearn_into(vlm, data_dir, config, Path(tmp, "relearned"), train, seed,
+                                                    workdir)
+                atomic_write_json(Path(tmp, CARD), card)
+                write_model_card(tmp)
+    distributed.wait()
     if stop["reason"] == "diverged":
         raise UserError(
             f"{method}: loss became {stop['loss']} at step {stop['at_step']}; kept the last good model "

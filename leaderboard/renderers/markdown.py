@@ -25,19 +25,46 @@ def render(board):
     lines = [f"# {board['title']}", "", _dataset_line(board), "", _SCORE_NOTE, ""]
     for group in board["groups"]:
         lines += [f"## {group['title']}", ""] + ([] if has_references(group) else [NO_REFERENCES, ""])
+        seeded = any("seeds" in row for row in group["rows"])
         header = ["Rank", "Entry", "Method", "Overall [95% CI]"] + [label(m) for m in metrics]
+        header += SEED_COLUMNS if seeded else []
         lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * len(metrics)) + "|")
+        lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * len(metrics)
+                                    + ([":---"] * len(SEED_COLUMNS) if seeded else [])) + "|")
         for row in group["rows"]:
             cells = [str(row["rank"]), entry_cell(row), cell(row["method"]),
                      f"{num(row['overall'])} {interval(row['overall_ci95'])}".strip()]
             cells += [num(shown(row["metrics"][m], group), 2) for m in metrics]
+            cells += seed_cells(row, metrics) if seeded else []
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if not board["groups"]:
         lines += ["No verified entries yet.", ""]
     lines += _refused(board["refused"])
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+SEED_COLUMNS = ["Seeds", "Overall mean ± std", "Raw mean ± std per seed", "Setting"]
+
+
+def seed_cells(row, metrics):
+    """A sweep's entry (`pebench sweep`): seed count, mean ± std over seeds, and the chosen setting.
+
+    The other cells of the row are its first seed's (with that seed's bootstrap interval).
+    """
+    if "seeds" not in row:
+        return ["1", "", "", ""]
+    spread = row["spread"]
+    raw = "; ".join(f"{label(m)} {mean_std(spread[m])}" for m in metrics if spread[m][0] is not None)
+    setting = ", ".join(f"{k}={v}" for k, v in row["setting"].items())
+    return [str(row["seeds"]), mean_std(spread["overall"], 3), cell(raw), cell(setting)]
+
+
+def mean_std(pair, digits=2):
+    mean, std = pair
+    if mean is None:
+        return "n/a"
+    return f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
 
 
 def _dataset_line(board):
