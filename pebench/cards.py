@@ -113,6 +113,16 @@ def _train_facts(card):
                        f"([arXiv 2503.12545]({PAPER})): fictitious people x event scenes.", "rows": rows}
 
 
+def _selection_facts(card):
+    """The budget and the declared selection rule with the step it kept (absent on older cards)."""
+    budget, chosen = card.get("budget"), card.get("selection")
+    if not budget or not chosen:
+        return []
+    passes = f"{budget['epochs']} passes over forget_train = " if budget.get("epochs") else ""
+    return [("budget", f"{passes}{budget['steps']} steps of {budget['rows_per_step']} forget rows"),
+            ("selection", f"rule `{chosen['rule']}` kept step {chosen['step']}")]
+
+
 def _unlearn_facts(card):
     method, relearn = card.get("method"), card.get("method") == "relearn"
     config = (card.get("dataset") or {}).get("config")
@@ -123,7 +133,7 @@ def _unlearn_facts(card):
             [("method", f"`{method}`"), ("base", f"the fine-tuned folder `{card.get('model')}`"),
              *((f"hparam `{k}`", _value(v)) for k, v in sorted((card.get("hparams") or {}).items())),
              *((k.replace("_", " "), _value(v)) for k, v in sorted((card.get("training") or {}).items())),
-             ("forget rows", card.get("forget_rows")),
+             ("forget rows", card.get("forget_rows")), *_selection_facts(card),
              ("stop", (card.get("stop") or {}).get("reason"))])
     rows += [("config", f"`{config}`"), ("steps", card.get("steps")), ("seed", card.get("seed")),
              *((f"{name} NLL", f"{_value(start)} -> {_value(end)}") for name, start, end in nll),

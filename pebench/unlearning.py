@@ -2,8 +2,10 @@
 
 The method (a loss in `baselines/`) sees a forget batch and a retain batch; the Trainer brings the
 optimiser, schedule, accelerate (multi-GPU, DeepSpeed, FSDP), mixed precision and, with `lora_r > 0`,
-peft LoRA. The run stops after a fixed step budget (`steps`, from the method's YAML), records a
-forget/retain NLL curve every `curve_every` steps, and writes the model with a JSON card atomically.
+peft LoRA. The budget is `epochs` passes over forget_train (steps derived; `steps` overrides it); the
+declared selection rule (`pebench.selection`, on training-side validation rows only) may stop earlier.
+A forget_val/retain_val NLL curve is recorded every `curve_every` steps; the model is written with a JSON
+card (budget, rule, chosen step) atomically.
 """
 import json
 import math
@@ -24,10 +26,13 @@ from pebench.schema import FORGET_CONFIGS
 
 CARD = "unlearning.json"
 
-# Training settings every method shares; the method's YAML and `--set` override them. The step budget is
-# fixed: `steps` optimiser steps of `batch_size * grad_accum` forget rows (each paired with a retain row).
+# Training settings every method shares; the method's YAML and `--set` override them. The budget is
+# `epochs` passes over forget_train in optimiser steps of `batch_size * grad_accum` forget rows (each
+# paired with a retain row); `steps` (when set) is an exact step budget instead, for quick checks.
 TRAIN_DEFAULTS = {
-    "steps": 10,
+    "epochs": 5.0,
+    "steps": None,
+    "select": "budget",
     "lr": 1e-4,
     "batch_size": 8,
     "grad_accum": 1,
@@ -97,6 +102,10 @@ def settings_for(method, hparams_file=None, overrides=None):
 
 
 def _typed(key, value, default):
+    if default is None:  # optional number (steps)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise UserError(f"{key} must be an integer, got {value!r}")
+        return value
     if isinstance(default, bool) and not isinstance(value, bool):
         raise UserError(f"{key} must be true or false, got {value!r}")
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
@@ -107,6 +116,25 @@ def _typed(key, value, default):
         if isinstance(default, int) and not isinstance(value, int):
             raise UserError(f"{key} must be an integer, got {value!r}")
     return value
+
+
+def check_budget(train):
+    """One clear error for a budget that cannot train: steps < 1, epochs <= 0, batch or accumulation < 1."""
+    for key in ("batch_size", "grad_accum", "curve_every", "probe_size"):
+        if train[key] < 1:
+            raise UserError(f"{key} must be at least 1, got {train[key]}")
+    if train["steps"] is not None and train["steps"] < 1:
+        raise UserError(f"steps must be at least 1, got {train['steps']}")
+    if train["steps"] is None and not train["epochs"] > 0:
+        raise UserError(f"epochs must be positive, got {train['epochs']}")
+
+
+def budget_steps(train, forget_rows):
+    """Optimiser steps of the budget: `steps` if set, else ceil(epochs x forget rows / rows per step)."""
+    check_budget(train)
+    if train["steps"] is not None:
+        return train["steps"]
+    return max(1, math.ceil(train["epochs"] * forget_rows / (train["batch_size"] * train["grad_accum"])))
 
 
 def split_settings(method, settings):
@@ -205,10 +233,15 @@ def _to_model(batch, model):
 
 
 class CurveCallback(TrainerCallback):
-    """Every k steps: forget/retain probe NLL into `curve`; keep a CPU copy of the last good weights."""
+    """Every k steps: probe NLLs into `curve`; keep a CPU copy of the last good weights; stop by `rule`.
 
-    def __init__(self, vlm, probes, every, batch_size):
+    `rule` (`pebench.selection.RULES`, None = never stop early) is checked at every curve point after
+    step 0; `goal_nll` is the goal model's forget_val NLL that rule `goal_nll` waits for.
+    """
+
+    def __init__(self, vlm, probes, every, batch_size, rule=None, goal_nll=None):
         self.vlm, self.probes, self.every, self.batch_size = vlm, probes, every, batch_size
+        self.rule, self.goal_nll = rule, goal_nll
         self.curve, self.good, self.good_step = [], None, None
 
     def record(self, model, step):
@@ -223,8 +256,12 @@ class CurveCallback(TrainerCallback):
         self.record(model, 0)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
+        from pebench.selection import reached
+
         if state.global_step % self.every == 0 or state.global_step == state.max_steps:
             self.record(model, state.global_step)
+            if self.rule and reached(self.curve[-1], self.rule, self.goal_nll):
+                control.should_training_stop = True
 
     def restore(self, model):
         params = dict(model.named_parameters())
@@ -245,12 +282,16 @@ def training_args(train, seed, workdir, steps, lr):
         logging_strategy="no" if train["report_to"] == "none" else "steps", logging_steps=1)
 
 
-def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, workdir, steps, lr, fields=None):
-    """Train `vlm.model` in place; returns (curve callback, stop reason, trained model)."""
+def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, workdir, steps, lr, fields=None,
+        rule=None, goal_nll=None):
+    """Train `vlm.model` in place; returns (curve callback, stop reason, trained model).
+
+    `rule`/`goal_nll`: the selection rule that may stop before `steps` (see `CurveCallback`).
+    """
     model = with_lora(vlm.model, train["lora_r"])
     model.train()
     length = steps * train["batch_size"] * train["grad_accum"]
-    curve = CurveCallback(vlm, probes, train["curve_every"], train["batch_size"])
+    curve = CurveCallback(vlm, probes, train["curve_every"], train["batch_size"], rule, goal_nll)
     trainer = UnlearnTrainer(
         model=model, args=training_args(train, seed, workdir, steps, lr),
         train_dataset=PairDataset(forget, retain, length, seed),
@@ -261,6 +302,8 @@ def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, wor
     stop = {"reason": "budget"}
     try:
         trainer.train()
+        if trainer.state.global_step < steps:
+            stop = {"reason": "rule", "rule": rule, "at_step": trainer.state.global_step}
     except Diverged as err:
         if curve.good is None:
             raise UserError(f"{err}; no finite checkpoint to keep (lower lr)") from None
@@ -320,30 +363,60 @@ def _model_dir(model):
     return path
 
 
-def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=None, seed=0, overwrite=False):
+def validation_rows(data_dir, config, size):
+    """(probes {"forget_val", "retain_val"}, retain_train without retain_val): training-side rows only.
+
+    forget_val is a fixed probe of the rows being unlearned; retain_val is a fixed probe of retain_train
+    that the methods never train on, so the rule sees what unlearning did to knowledge it did not touch.
+    """
+    forget = load_split(data_dir, config, "forget_train")
+    retain = load_split(data_dir, config, "retain_train", required=False)
+    retain_val = probe_rows(retain, size) if retain else []
+    held = {row["id"] for row in retain_val}
+    if retain:
+        retain = retain.select([i for i, row_id in enumerate(retain["id"]) if row_id not in held])
+    return {"forget_val": probe_rows(forget, size), "retain_val": retain_val}, retain
+
+
+def goal_forget_nll(goal, probes, batch_size):
+    """The goal model's NLL on forget_val: the level rule `goal_nll` waits for."""
+    from pebench.adapter import VLM
+
+    if goal is None:
+        raise UserError("selection rule goal_nll needs the goal model: pass --goal DIR")
+    vlm = VLM.from_pretrained(str(_model_dir(goal)))
+    return mean_nll(vlm, vlm.model, probes["forget_val"], batch_size)
+
+
+def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=None, seed=0, overwrite=False,
+            goal=None):
     """Unlearn `config`'s forget targets from the fine-tuned `model` with `method`; write `out`.
 
-    Returns the JSON card written to `out/unlearning.json` (method, hparams, training settings, seed,
-    steps, curve, stop reason, dataset fingerprint, wall time, and the relearning attack if asked).
-    A diverging run restores the last finite curve point's weights, saves them, then raises `UserError`.
+    `goal`: the goal model folder, needed by selection rule `goal_nll`. Returns the JSON card written to
+    `out/unlearning.json` (method, hparams, training settings, budget, selection, seed, steps, curve,
+    stop reason, dataset fingerprint, wall time, and the relearning attack if asked). A diverging run
+    restores the last finite curve point's weights, saves them, then raises `UserError`.
     """
     import tempfile
 
+    from pebench import selection
     from pebench.io import check_output_dir
 
     loss_fn = METHODS.get(method)
     train, hparams = split_settings(method, settings_for(method, hparams_file, overrides))
+    rule = selection.check_rule(train["select"])
+    check_budget(train)
     needs = needs_of(loss_fn, hparams)
     check_output_dir(out, overwrite)
     if train["relearn_steps"] and distributed.world_size() > 1:
         raise UserError("the relearning attack runs in one process: run it without torchrun/accelerate launch")
     model_dir = _model_dir(model)
     forget = load_split(data_dir, config, "forget_train")
-    retain = load_split(data_dir, config, "retain_train", required=False)
+    steps = budget_steps(train, len(forget))
+    probes, retain = validation_rows(data_dir, config, train["probe_size"])
     if "retain" in needs and not retain:
         raise UserError(f"method {method!r} needs retain data, but config {config!r} has no retain_train rows")
-    probes = {name: probe_rows(load_split(data_dir, config, name), train["probe_size"])
-              for name in ("forget_train", "retain_test")}
+    goal_nll = goal_forget_nll(goal, probes, train["batch_size"]) if rule == "goal_nll" else None
     from pebench.adapter import VLM
 
     set_seed(seed)
@@ -355,11 +428,15 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     start = time.time()
     with tempfile.TemporaryDirectory() as workdir:
         curve, stop, trained = fit(vlm, loss_fn, loss_kwargs, ref, rows, retain if "retain" in needs else None,
-                                   probes, train, seed, workdir, train["steps"], train["lr"],
-                                   fields=fields_of(loss_fn, hparams))
+                                   probes, train, seed, workdir, steps, train["lr"],
+                                   fields=fields_of(loss_fn, hparams), rule=rule, goal_nll=goal_nll)
+    kept = next(p for p in reversed(curve.curve) if p["step"] == stop.get("kept_step", p["step"]))
     card = {
         "method": method, "hparams": hparams, "training": train, "seed": seed,
-        "steps": stop.get("kept_step", train["steps"]), "stop": stop, "curve": curve.curve,
+        "budget": {"epochs": train["epochs"] if train["steps"] is None else None, "steps": steps,
+                   "rows_per_step": train["batch_size"] * train["grad_accum"], "forget_rows": len(forget)},
+        "selection": selection.record(rule, kept, goal_nll, steps),
+        "steps": kept["step"], "stop": stop, "curve": curve.curve,
         "forget_rows": len(rows), "model": portable_path(model, out),
         "dataset": {"config": config, "fingerprint": data.fingerprint(data_dir)},
         "wall_time_s": round(time.time() - start, 3),

@@ -245,7 +245,14 @@ def test_list_prints_every_method_with_one_line(capsys):
     [
         ({"--method": "nope"}, "unknown method 'nope'; choose from: bgd"),
         ({"--set": "bta=1"}, "unknown key(s) bta for method 'gd'; valid keys:"),
-        ({"--set": "steps=many"}, "steps must be a number"),
+        ({"--set": "epochs=many"}, "epochs must be a number"),
+        ({"--set": "steps=many"}, "steps must be an integer"),
+        ({"--set": "steps=0"}, "steps must be at least 1, got 0"),
+        ({"--set": "epochs=0"}, "epochs must be positive, got 0"),
+        ({"--set": "epochs=-2"}, "epochs must be positive, got -2"),
+        ({"--set": "batch_size=0"}, "batch_size must be at least 1"),
+        ({"--set": "select=forget_test"}, "selection rule 'forget_test' names a test split"),
+        ({"--set": "select=best"}, "unknown selection rule 'best'; choose from: budget, goal_nll"),
         ({"--set": "steps"}, "--set expects KEY=VALUE"),
         ({"--model": "/nonexistent/model"}, "is not a model folder"),
         ({"--config": "person_forget99"}, "unknown forget config 'person_forget99'; choose from:"),
@@ -301,7 +308,8 @@ def test_a_short_run_of_every_method_changes_the_model(method, data_dir, start_m
     assert changed_parameters(start_model, tmp_path / "out")
     assert card["method"] == method and card["steps"] == 2 and card["stop"] == {"reason": "budget"}
     assert [p["step"] for p in card["curve"]] == [0, 1, 2]
-    assert all(math.isfinite(p["forget_train_nll"]) and math.isfinite(p["retain_test_nll"]) for p in card["curve"])
+    assert all(math.isfinite(p["forget_val_nll"]) and math.isfinite(p["retain_val_nll"]) for p in card["curve"])
+    assert card["selection"]["rule"] == "budget" and card["selection"]["step"] == 2
     assert card["dataset"]["fingerprint"] and (tmp_path / "out" / CARD).is_file()
 
 
@@ -389,3 +397,55 @@ def test_the_reproduction_table_is_read_from_the_result_files(tmp_path):
     assert [r.split("|")[1].strip() for r in rows] == ["Finetune", "GA", "GD", "Goal"]
     assert rows[1] == "| GA | 97.25 | 48.62 | 1.50 |  |  | 3.2 |"
     assert rows[2].startswith("| GD | 41.00 | 20.50 | 1.50 |")
+
+
+# ------------------------------------------------------------------------ budget and selection rule
+def test_the_budget_is_passes_over_forget_train_and_validation_rows_are_training_side(data_dir, start_model, tmp_path):
+    from pebench.data import load_split
+    from pebench.unlearning import unlearn, validation_rows
+
+    forget = load_split(data_dir, "person_forget05", "forget_train")
+    card = unlearn(data_dir, "person_forget05", start_model, "ga", tmp_path / "out",
+                   overrides={"epochs": 1.0, "batch_size": 4, "probe_size": 4, "curve_every": 1})
+    assert card["budget"] == {"epochs": 1.0, "steps": math.ceil(len(forget) / 4), "rows_per_step": 4,
+                              "forget_rows": len(forget)}
+    assert card["steps"] == card["budget"]["steps"] and card["selection"]["rule"] == "budget"
+    probes, retain = validation_rows(data_dir, "person_forget05", 4)
+    retain_train = load_split(data_dir, "person_forget05", "retain_train")
+    held = {r["id"] for r in probes["retain_val"]}
+    assert {r["id"] for r in probes["forget_val"]} <= set(forget["id"]) and held <= set(retain_train["id"])
+    assert len(retain) == len(retain_train) - 4 and not held & set(retain["id"])  # never trained on
+
+
+def test_rule_goal_nll_stops_at_the_goal_models_forget_level_and_needs_the_goal(capsys, data_dir, start_model,
+                                                                                 tmp_path):
+    from pebench.cli import main
+    from pebench.unlearning import unlearn
+
+    settings = {"steps": 30, "batch_size": 4, "probe_size": 4, "curve_every": 1, "lr": 1e-3, "select": "goal_nll"}
+    argv = ["unlearn", "--data", str(data_dir), "--config", "person_forget05", "--model", str(start_model),
+            "--method", "ga", "--out", str(tmp_path / "x"), "--set", "select=goal_nll"]
+    assert main(argv) == 2 and "needs the goal model: pass --goal" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    # the start model stands in for a goal: gradient ascent passes its forget NLL after the first step
+    card = unlearn(data_dir, "person_forget05", start_model, "ga", tmp_path / "out", overrides=settings,
+                   goal=start_model)
+    chosen = card["selection"]
+    assert card["stop"]["reason"] == "rule" and chosen["reached"] and 1 <= chosen["step"] < 30
+    assert chosen["forget_val_nll"] >= chosen["goal_forget_val_nll"]
+    assert all(p["forget_val_nll"] < chosen["goal_forget_val_nll"] for p in card["curve"][1:-1])
+    assert chosen["goal_forget_val_nll"] == pytest.approx(card["curve"][0]["forget_val_nll"], rel=1e-5)
+
+
+def test_choosing_a_setting_reads_validation_numbers_only():
+    from pebench.selection import choose
+
+    def card(forget, retain, goal=2.0):
+        return {"selection": {"forget_val_nll": forget, "retain_val_nll": retain, "goal_forget_val_nll": goal},
+                "curve": [{"forget_val_nll": 0.5}]}
+
+    # b forgot (reached the goal's level) and kept retain best; c kept retain better but never forgot
+    settings = {"a": [card(3.0, 2.5), card(2.5, 2.7)], "b": [card(2.2, 1.1), card(2.4, 1.3)],
+                "c": [card(1.0, 0.6), card(1.2, 0.6)]}
+    assert choose(settings) == "b"
+    assert choose({"c": settings["c"], "d": [card(1.5, 3.0)]}) == "d"  # none forgot: the closest

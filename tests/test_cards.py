@@ -60,7 +60,7 @@ def test_unlearned_and_relearned_folders_carry_cards_and_tensorboard_logs(small_
     card, relearned = round_trips(out), round_trips(out / "relearned")
     assert "unlearned" in card.data.tags and "relearned" in relearned.data.tags
     for fact in ("| method | `gd` |", "hparam `retain_weight`", "| steps | 2 |", "| config | `person_forget05` |",
-                 "forget_train NLL", "relearning attack"):
+                 "forget_val NLL", "| selection | rule `budget` kept step 2 |", "relearning attack"):
         assert fact in card.text, fact
     assert "| steps | 2 |" in relearned.text and "relearning" in relearned.text
     if TENSORBOARD:

@@ -1,7 +1,7 @@
 """Unlearn a forget config's targets from a fine-tuned model with one baseline method.
 
 Example: pebench unlearn --data data/small --config person_forget05 --model runs/finetuned --method gd
-         --out runs/gd --set steps=20 --set lr=5e-4 --relearn 10
+         --out runs/gd --set epochs=5 --set lr=5e-4 --set select=goal_nll --goal runs/goal
 Training settings come from baselines/configs/<method>.yaml (or --hparams FILE); a method's hyper-parameters
 are its loss's keyword defaults (--list shows them); --set key=value overrides either.
 """
@@ -15,6 +15,7 @@ def add_arguments(parser):
     parser.add_argument("--model", help="fine-tuned model folder (also the frozen reference)")
     parser.add_argument("--method", help="method name (see --list) or module:attr")
     parser.add_argument("--out", help="output folder for the unlearned model and its unlearning.json card")
+    parser.add_argument("--goal", help="goal model folder: needed by the selection rule goal_nll (--set select=goal_nll)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyper-parameter or training setting (repeatable)")
     parser.add_argument("--hparams", metavar="FILE", help="flat YAML used instead of the method's config")
@@ -62,9 +63,10 @@ def run(args):
     report_to = settings_for(args.method, args.hparams, overrides)["report_to"]
     with tensorboard_logs(args.out, report_to):
         card = unlearn(args.data, args.config, args.model, args.method, args.out, overrides=overrides,
-                       hparams_file=args.hparams, seed=args.seed, overwrite=args.overwrite)
-    last = card["curve"][-1]
-    print(f"{args.method}: {card['steps']} steps in {card['wall_time_s']:.1f} s; forget_train NLL "
-          f"{card['curve'][0]['forget_train_nll']:.3f} -> {last['forget_train_nll']:.3f}, retain_test NLL "
-          f"{card['curve'][0]['retain_test_nll']:.3f} -> {last['retain_test_nll']:.3f}; wrote {args.out}")
+                       hparams_file=args.hparams, seed=args.seed, overwrite=args.overwrite, goal=args.goal)
+    first, chosen = card["curve"][0], card["selection"]
+    print(f"{args.method}: kept step {chosen['step']} of {card['budget']['steps']} (rule {chosen['rule']}) in "
+          f"{card['wall_time_s']:.1f} s; forget_val NLL {first['forget_val_nll']:.3f} -> "
+          f"{chosen['forget_val_nll']:.3f}, retain_val NLL {first['retain_val_nll']:.3f} -> "
+          f"{chosen['retain_val_nll']:.3f}; wrote {args.out}")
     return 0
