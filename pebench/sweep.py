@@ -191,6 +191,19 @@ def _evaluate_flags(grid):
     return [f"--{k.replace('_', '-')}={v}" for k, v in sorted(grid["evaluate"].items())]
 
 
+def unfinished(jobs):
+    """The jobs with a stage still to run; a finished one is reported and skipped without a worker."""
+    from pebench.stages import is_done
+
+    todo = []
+    for job in jobs:
+        if all(is_done(output, key) for _, _, output, key in job["stages"]):
+            print(f"[skip] {job['name']}: up to date", file=sys.stderr)
+        else:
+            todo.append(job)
+    return todo
+
+
 def run_job(job, threads=None):
     """Run one job's stages (in whatever process the executor chose); returns the job's name.
 

@@ -51,10 +51,10 @@ def run(args):
     sweep.remove_stale_temporaries(out)
     options = dict(executor=args.executor, workers=args.workers, address=args.address, retries=args.retries,
                    cores=args.cores)
-    failed = {n: e for n, e in executors.run_jobs(references, **options).items() if e}
+    failed = {n: e for n, e in executors.run_jobs(sweep.unfinished(references), **options).items() if e}
     if failed:
         raise UserError(f"scoring the reference models failed: {next(iter(failed.values()))}")
-    outcome = executors.run_jobs(jobs, **options)
+    outcome = executors.run_jobs(sweep.unfinished(jobs), **options)
     if args.executor == "ray":
         executors.disconnect()
     return report(grid, out, jobs, outcome)
