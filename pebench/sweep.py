@@ -50,9 +50,9 @@ def load_grid(path, seeds=None):
     for config in grid["configs"]:
         if config not in FORGET_CONFIGS:
             raise UserError(f"grid file {path}: unknown config {config!r}; choose from: {', '.join(FORGET_CONFIGS)}")
-    grid["seeds"] = list(range(seeds)) if seeds else _list(grid.get("seeds", [0]), "seeds", path)
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {seeds}")
+    grid["seeds"] = list(range(seeds)) if seeds else _list(grid.get("seeds", [0]), "seeds", path)
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in grid["seeds"]):
         raise UserError(f"grid file {path}: seeds must be integers, got {grid['seeds']}")
     grid["set"] = _mapping(grid.get("set") or {}, "set", path)

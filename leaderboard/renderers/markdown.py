@@ -44,7 +44,7 @@ def render(board):
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-SEED_COLUMNS = ["Seeds", "Overall mean ± std", "Raw mean ± std per seed", "Setting"]
+SEED_COLUMNS = ["Seeds", "Overall mean ± std", "Raw mean ± std over seeds", "Setting"]
 
 
 def seed_cells(row, metrics):

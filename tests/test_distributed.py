@@ -1,0 +1,63 @@
+"""One model on two processes on CPU: `torchrun --nproc_per_node 2 -m pebench.cli train|unlearn` (gloo).
+
+Slow (two extra Python processes per run and the evaluations): `make test-slow` runs them.
+"""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pebench import results
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "pebench.cli",
+            "--threads", "1"]
+
+
+def run(argv):
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.slow
+def test_torchrun_unlearns_on_two_ranks_and_lands_within_the_one_process_interval(small_data, tiny_finetuned,
+                                                                                  tiny_goal, tmp_path):
+    """Same effective batch (1 x 8 vs 2 x 4), same steps: the 2-rank model's cells lie in the 1-rank CIs."""
+    common = ["unlearn", "--data", str(small_data), "--config", "person_forget05", "--model", str(tiny_finetuned),
+              "--method", "gd", "--set", "steps=6", "--set", "lr=1e-3", "--set", "curve_every=3"]
+    run([sys.executable, "-m", "pebench", "--threads", "1", *common, "--out", str(tmp_path / "one"),
+         "--set", "batch_size=8"])
+    run([*TORCHRUN, *common, "--out", str(tmp_path / "two"), "--set", "batch_size=4"])
+    cards = {n: json.loads((tmp_path / n / "unlearning.json").read_text()) for n in ("one", "two")}
+    assert cards["one"]["distributed"]["world_size"] == 1 and cards["two"]["distributed"]["world_size"] == 2
+    assert cards["two"]["distributed"]["backend"] == "gloo"
+    assert cards["one"]["distributed"]["effective_batch"] == cards["two"]["distributed"]["effective_batch"] == 8
+    assert cards["one"]["budget"]["steps"] == cards["two"]["budget"]["steps"] == 6
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # one writer, no temporaries left
+
+    scored = {}
+    for name in ("one", "two"):
+        out = tmp_path / f"{name}.json"
+        run([sys.executable, "-m", "pebench", "--threads", "1", "evaluate", "--data", str(small_data), "--config",
+             "person_forget05", "--model", str(tmp_path / name), "--goal", str(tiny_goal), "--finetuned",
+             str(tiny_finetuned), "--out", str(out), "--quiet", "--bootstrap", "200"])
+        scored[name] = results.load(out)
+    outside = {}
+    for metric, value in results.headline(scored["two"]).items():
+        low, high = scored["one"]["ci95"][metric]
+        if not low - 1e-9 <= value <= high + 1e-9:
+            outside[metric] = (value, [low, high])
+    assert outside == {}
+
+
+@pytest.mark.slow
+def test_torchrun_trains_on_two_ranks(small_data, tmp_path):
+    out = tmp_path / "goal"
+    run([*TORCHRUN, "train", "--data", str(small_data), "--config", "person_forget05", "--subset", "retain",
+         "--model", "tiny", "--epochs", "2", "--batch-size", "16", "--out", str(out)])
+    card = json.loads((out / "pebench_train.json").read_text())
+    assert card["distributed"] == {"world_size": 2, "per_device_batch": 16, "grad_accum": 1, "effective_batch": 32,
+                                   "backend": "gloo"}
+    assert card["steps"] == 2 * -(-card["rows"] // 32)  # each step consumed 32 rows across the two ranks
+    assert (out / "config.json").is_file() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
