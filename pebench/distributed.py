@@ -48,3 +48,25 @@ def run_info(batch_size, grad_accum=1):
     """The card's `distributed` entry."""
     return {"world_size": world_size(), "per_device_batch": batch_size, "grad_accum": grad_accum,
             "effective_batch": effective_batch(batch_size, grad_accum), "backend": state().backend}
+
+
+def rank():
+    return state().process_index
+
+
+def shard(rows_by_split):
+    """This rank's share of every split for evaluation: rows rank, rank + W, rank + 2W, ... (all in one process)."""
+    count, index = world_size(), rank()
+    return {split: rows[index::count] for split, rows in rows_by_split.items()}
+
+
+def gather_records(records, rows_by_split):
+    """Every rank's per-sample records, in the one-process order (split by split, rows in order)."""
+    if world_size() == 1:
+        return records
+    import torch.distributed as dist
+
+    parts = [None] * world_size()
+    dist.all_gather_object(parts, records)
+    by_key = {(record["split"], record["id"]): record for part in parts for record in part}
+    return [by_key[(split, row["id"])] for split, rows in rows_by_split.items() for row in rows]

@@ -1,4 +1,4 @@
-"""One model on two processes on CPU: `torchrun --nproc_per_node 2 -m pebench.cli train|unlearn` (gloo).
+"""One model on two processes on CPU: `torchrun --nproc_per_node 2 -m pebench.cli train|unlearn|evaluate` (gloo).
 
 Slow (two extra Python processes per run and the evaluations): `make test-slow` runs them.
 """
@@ -49,6 +49,19 @@ def test_torchrun_unlearns_on_two_ranks_and_lands_within_the_one_process_interva
         if not low - 1e-9 <= value <= high + 1e-9:
             outside[metric] = (value, [low, high])
     assert outside == {}
+
+    # the same evaluation split across two ranks (each scores every other row) gives the same records
+    split = tmp_path / "one-2ranks.json"
+    run([*TORCHRUN, "evaluate", "--data", str(small_data), "--config", "person_forget05", "--model",
+         str(tmp_path / "one"), "--goal", str(tiny_goal), "--finetuned", str(tiny_finetuned), "--out", str(split),
+         "--quiet", "--bootstrap", "200"])
+    alone, shared = scored["one"], results.load(split)
+    assert [(r["split"], r["id"], r["prediction"]) for r in shared["records"]] == [
+        (r["split"], r["id"], r["prediction"]) for r in alone["records"]]
+    for a, b in zip(alone["records"], shared["records"]):
+        assert a.get("logprobs") == pytest.approx(b.get("logprobs"), abs=1e-5)
+    for name, value in alone["aggregates"].items():
+        assert shared["aggregates"][name] == pytest.approx(value, abs=1e-5), name
 
 
 @pytest.mark.slow

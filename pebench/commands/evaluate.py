@@ -42,6 +42,12 @@ def run(args):
                       batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, seed=args.seed,
                       judge=args.judge, limit=args.limit, bootstrap=args.bootstrap, cache_dir=args.cache_dir,
                       progress=not args.quiet)
+    from pebench import distributed
+
+    if not distributed.is_main():  # under torchrun every rank holds the gathered result; one writes it
+        distributed.wait()
+        return 0
     atomic_write_json(args.out, result)
     shown = ", ".join(f"{k} {v:.4g}" for k, v in headline(result).items() if v is not None)
     print(f"{result['model']['id']} on {args.config}: {shown} -> {args.out}")
+    distributed.wait()
