@@ -59,7 +59,8 @@ def load_grid(path, seeds=None):
     grid["evaluate"] = _mapping(grid.get("evaluate") or {}, "evaluate", path)
     bad = sorted(set(grid["evaluate"]) - set(EVALUATE_KEYS))
     if bad:
-        raise UserError(f"grid file {path}: unknown evaluate key(s) {', '.join(bad)}; valid: {', '.join(EVALUATE_KEYS)}")
+        raise UserError(f"grid file {path}: unknown evaluate key(s) {', '.join(bad)}; "
+                        f"valid: {', '.join(EVALUATE_KEYS)}")
     if grid.get("select") is not None:
         from pebench.selection import check_rule
 

@@ -47,7 +47,8 @@ def choose(rows):
     by_method = {}
     for row in rows:
         if row["card"] is not None and row["headline"]:
-            by_method.setdefault((row["config"], row["method"]), {}).setdefault(row["setting_id"], []).append(row["card"])
+            by_setting = by_method.setdefault((row["config"], row["method"]), {})
+            by_setting.setdefault(row["setting_id"], []).append(row["card"])
     return {key: selection.choose(cards) for key, cards in sorted(by_method.items())}
 
 
@@ -175,7 +176,8 @@ def _panel(config, rows, chosen, index):
         ring = chosen.get((config, method)) == setting
         parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{6 if ring else 4}" fill="{colour}" '
                      f'stroke="{"#000" if ring else "none"}" stroke-width="2"><title>{escape(method)} '
-                     f'{escape(setting)}: efficacy {x:.3g}, retain {y:.3g}{" (chosen)" if ring else ""}</title></circle>')
+                     f'{escape(setting)}: efficacy {x:.3g}, retain {y:.3g}{" (chosen)" if ring else ""}'
+                     '</title></circle>')
     for i, method in enumerate(methods):
         parts.append(f'<text x="{PAD + 6}" y="{PAD / 2 + 14 + 13 * i}" fill="{COLOURS[i % len(COLOURS)]}">'
                      f'{escape(method)}</text>')

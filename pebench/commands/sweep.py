@@ -31,6 +31,10 @@ def add_arguments(parser):
 def run(args):
     from pebench import executors, sweep
 
+    limits = (("--workers", args.workers, 1), ("--cores", args.cores, 1), ("--retries", args.retries, 0))
+    for flag, value, least in limits:
+        if value is not None and value < least:
+            raise UserError(f"{flag} must be >= {least}, got {value}")
     grid = sweep.load_grid(args.grid, args.seeds)
     out = Path(args.out).resolve()
     references, jobs = sweep.reference_jobs(grid, out), sweep.grid_jobs(grid, out)
@@ -71,7 +75,8 @@ def report(grid, out, jobs, outcome):
     board = _board(grid, out, summary)
     failed = {n: e for n, e in outcome.items() if e}
     print(f"{len(jobs) - len(failed)} of {len(jobs)} jobs done; chosen settings: "
-          + ", ".join(f"{s['method']} {s['setting_id']} ({s['config']}, {len(s['seeds'])} seeds)" for s in summary)
+          + ", ".join(f"{s['method']} {s['setting_id']} ({s['config']}, {_count(len(s['seeds']), 'seed')})"
+                      for s in summary)
           + f"\n  grid: {out / 'sweep.csv'}\n  plot: {out / 'sweep.svg'}\n  summary: {out / 'summary.md'}"
           + f"\n  board: {board / 'leaderboard.md'}")
     for name, error in sorted(failed.items()):
@@ -96,8 +101,8 @@ def _board(grid, out, summary):
         shutil.rmtree(submissions, ignore_errors=True)
         for s in summary:
             first, *others = s["results"]
-            argv = ["submit", first, "--name", f"{s['method']} ({len(s['seeds'])} seeds)", "--out", str(submissions),
-                    *[f"--seed-result={p}" for p in others],
+            argv = ["submit", first, "--name", f"{s['method']} ({_count(len(s['seeds']), 'seed')})",
+                    "--out", str(submissions), *[f"--seed-result={p}" for p in others],
                     *[f"--setting={k}={v}" for k, v in sorted(s["setting"].items())]]
             if pebench(argv):
                 return 2
@@ -106,3 +111,7 @@ def _board(grid, out, summary):
 
     cached("build the sweep's leaderboard", board, key, build)
     return board
+
+
+def _count(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
