@@ -81,7 +81,7 @@ def bare_steps(model, batch, steps, lr, loss=pebench_loss):
 def trainer_steps(model, batch, steps, lr, batch_size):
     clock = StepClock()
     with tempfile.TemporaryDirectory() as work:
-        settings = {**DEFAULTS["preset"], "lr": lr, "batch_size": batch_size}
+        settings = {**DEFAULTS["small"], "lr": lr, "batch_size": batch_size}
         args = dataclasses.replace(training_arguments(work, settings, seed=0, progress=False), max_steps=steps,
                                    save_strategy="no", logging_strategy="no", warmup_steps=0,
                                    train_sampling_strategy="sequential")  # one fixed batch: nothing to group

@@ -93,13 +93,17 @@ def check_result(result, facts):
 
 def _train_facts(card):
     method = {"full": "finetuned", "retain": "goal"}.get(card.get("subset"), "trained")
-    preset = card.get("model_kind") == "preset"
-    base = (f"the `{card['model']}` preset (randomly initialised, built for this dataset)" if preset
+    preset = card.get("model_kind") in ("preset", "base")  # a pebench base is a preset with scene knowledge
+    base = (f"the `{card['model']}` preset (randomly initialised, built for this dataset)"
+            if card.get("model_kind") == "preset" else
+            f"the pebench base `{(card.get('base') or {}).get('id')}` (`pebench pretrain`, generic scenes), "
+            f"folder `{card.get('model')}`" if card.get("model_kind") == "base"
             else f"the checkpoint folder `{card.get('model')}`")
     what = ("fine-tuned on everything the benchmark teaches (`full/train`)" if method == "finetuned" else
             f"trained on `{card.get('config')}/retain_train` only: the goal (retrain) reference")
     settings = card.get("training") or {}
-    rows = [("model", f"{method} ({'preset' if preset else 'checkpoint'} base)"), ("base", base),
+    rows = [("model", f"{method} ({card.get('model_kind')} start)"), ("base", base),
+            *((("base fingerprint", f"`{card['base']['fingerprint'][:16]}`"),) if card.get("base") else ()),
             ("data", f"`{'full/train' if method == 'finetuned' else card.get('config') + '/retain_train'}`, "
                      f"{card.get('rows')} rows"),
             *((k.replace("_", " "), _value(v)) for k, v in sorted(settings.items())),

@@ -13,6 +13,7 @@ from pebench.errors import UserError
 
 COMMANDS = {
     "build": "data_builders.command",
+    "pretrain": "data_builders.pretrain",
     "show": "pebench.commands.show",
     "train": "pebench.commands.train",
     "unlearn": "pebench.commands.unlearn",

@@ -76,7 +76,11 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
 
 # ------------------------------------------------------------------------------------ inputs
 def model_info(model, fingerprint):
-    """{"id", "method", "hparams", "seed"} from the checkpoint's pebench card; refuses another dataset."""
+    """{"id", "method", "hparams", "seed", "base"[, "selection"]} from the checkpoint's pebench card.
+
+    `base`: the pebench base it descends from (id, fingerprint) or None; `selection`: an unlearned
+    model's rule, kept step and budget. Refuses a model trained on another dataset.
+    """
     path = Path(model)
     if not (path / "config.json").is_file():
         raise UserError(f"{model} is not a model folder (no config.json)")
@@ -92,7 +96,13 @@ def model_info(model, fingerprint):
         method, hparams = {"full": "finetuned", "retain": "goal"}.get(train.get("subset"), "trained"), {}
     else:
         method, hparams = "unknown", {}
-    return {"id": path.resolve().name, "method": method, "hparams": hparams, "seed": card.get("seed")}
+    info = {"id": path.resolve().name, "method": method, "hparams": hparams, "seed": card.get("seed"),
+            "base": card.get("base")}
+    if unlearn and unlearn.get("selection"):
+        chosen, budget = unlearn["selection"], unlearn.get("budget") or {}
+        info["selection"] = {"rule": chosen["rule"], "step": chosen["step"], "budget_steps": budget.get("steps"),
+                             "epochs": budget.get("epochs")}
+    return info
 
 
 def _card(path):

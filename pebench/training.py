@@ -25,11 +25,15 @@ from pebench.io import atomic_dir, atomic_write_json, check_output_dir, portable
 from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME
 
 CARD = "pebench_train.json"
+PRETRAIN_CARD = "pebench_pretrain.json"
 SUBSETS = ("full", "retain")
-# Defaults per model kind: the presets are random-init and small (high lr, many epochs); a pretrained
-# checkpoint only needs to learn the fictitious data (TOFU-like lr and epochs).
+# Defaults per starting point. A tiny preset is random-init (high lr, many epochs), sized for the data it
+# is meant for: `tiny` for the tests' 12 x 6 and 20 x 8 builds, `small` for the demo's 50 x 10. A pebench
+# base (`pebench pretrain`) trains like its preset. A pretrained checkpoint only needs to learn the
+# fictitious data (TOFU-like lr and epochs).
 DEFAULTS = {
-    "preset": dict(epochs=20, lr=1e-3, batch_size=32, warmup=0.03, weight_decay=0.0),
+    "tiny": dict(epochs=40, lr=3e-3, batch_size=32, warmup=0.03, weight_decay=0.0),
+    "small": dict(epochs=20, lr=1e-3, batch_size=32, warmup=0.03, weight_decay=0.0),
     "checkpoint": dict(epochs=5, lr=1e-5, batch_size=8, warmup=0.03, weight_decay=0.01),
 }
 SAVE_STEPS = 200
@@ -47,7 +51,8 @@ def train_rows(data_dir, config, subset):
 
 
 def load_base(model, data_dir, work, seed):
-    """An adapter for `model`: a preset name (built for this dataset, saved in `work/base`) or a folder."""
+    """(adapter, kind, defaults key) for `model`: a preset name (built for this dataset, saved in
+    `work/base`), a pebench base folder (checked against the dataset) or a checkpoint folder."""
     from pebench import tiny
     from pebench.adapter import VLM
 
@@ -56,8 +61,34 @@ def load_base(model, data_dir, work, seed):
         with distributed.main_process_first():  # the other ranks load the base the main one built
             if not (base / "config.json").is_file():  # a resumed run keeps its first base model
                 tiny.create(data_dir, base, model, seed)
-        return VLM.from_pretrained(base, dtype="float32"), "preset"
-    return VLM.from_pretrained(model, dtype="float32"), "checkpoint"
+        return VLM.from_pretrained(base, dtype="float32"), "preset", model
+    if Path(model, PRETRAIN_CARD).is_file():
+        preset = check_base(model, data_dir)
+        return VLM.from_pretrained(model, dtype="float32"), "base", preset
+    return VLM.from_pretrained(model, dtype="float32"), "checkpoint", "checkpoint"
+
+
+def weights_fingerprint(folder):
+    """sha256 over the weight and tokenizer files of a model folder: what a base's id promises."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.safetensors")) + [Path(folder, "tokenizer.json")]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def check_base(model, data_dir):
+    """The base's preset; refuses a base made for another dataset, or whose weights are not its card's."""
+    card = json.loads(Path(model, PRETRAIN_CARD).read_text())
+    if card.get("dataset", {}).get("fingerprint") != data.fingerprint(data_dir):
+        raise UserError(f"base {model} was pretrained for dataset {str(card.get('dataset', {}).get('fingerprint'))[:12]}, "
+                        f"not {data.fingerprint(data_dir)[:12]} (its tokenizer covers that release): pretrain one "
+                        f"for this dataset with `pebench pretrain`")
+    if card.get("fingerprint") != weights_fingerprint(model):
+        raise UserError(f"base {model}: its weights do not match the fingerprint in {PRETRAIN_CARD} (changed after "
+                        f"pretraining?)")
+    return card["preset"]
 
 
 def trainer_arguments(workdir, seed, progress=False, report_to="none", **settings):
@@ -184,6 +215,8 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
     from transformers import set_seed
 
     check_output_dir(out, overwrite)
+    if Path(model, PRETRAIN_CARD).is_file():
+        check_base(model, data_dir)  # before any data is read: a wrong base is one line, nothing else
     rows = train_rows(data_dir, config, subset)
     work = Path(out).resolve().parent / f".{Path(out).name}.work"
     if not resume and work.exists() and distributed.is_main():
@@ -193,37 +226,67 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
     if resume and last is None:
         print(f"pebench train: no checkpoint in {work}; starting from scratch", file=sys.stderr)
     set_seed(seed)
-    vlm, kind = load_base(model, data_dir, work, seed)
-    settings = {**DEFAULTS[kind], **{k: v for k, v in dict(epochs=epochs, lr=lr, batch_size=batch_size).items()
+    vlm, kind, defaults = load_base(model, data_dir, work, seed)
+    settings = {**DEFAULTS[defaults], **{k: v for k, v in dict(epochs=epochs, lr=lr, batch_size=batch_size).items()
                                      if v is not None}}
+    check_settings(settings)
+    start = time.time()
+    trained, facts = fit_rows(vlm, rows, settings, work, seed, lora, last, progress, save_steps, callbacks, report_to)
+    card = {
+        "config": config, "subset": subset, "seed": seed, "model_kind": kind,
+        "model": portable_path(model, out) if kind != "preset" else str(model), "base": base_of(model),
+        "lora_rank": lora, "training": settings, "rows": len(rows), **facts,
+        "dataset": {"fingerprint": data.fingerprint(data_dir)},  # the fingerprint names the data, not a path
+        "resumed_from": last.name if last else None, "wall_time_s": round(time.time() - start, 2),
+        "versions": pebench.versions(), "distributed": distributed.run_info(settings["batch_size"]),
+    }
+    if distributed.is_main():  # one writer; the other ranks wait below
+        save_model(vlm, trained, out, CARD, card, overwrite)
+        shutil.rmtree(work, ignore_errors=True)
+    distributed.wait()
+    return card
+
+
+def check_settings(settings):
+    """One clear error for settings that cannot train (epochs, lr or batch size not positive)."""
+    for key in ("epochs", "lr", "batch_size"):
+        if not settings[key] > 0:
+            raise UserError(f"{key} must be positive, got {settings[key]}")
+
+
+def fit_rows(vlm, rows, settings, work, seed, lora=0, last=None, progress=True, save_steps=SAVE_STEPS,
+             callbacks=(), report_to="none"):
+    """Train `vlm.model` on `rows` (any rows the adapter encodes); returns (trained model, card facts)."""
     if lora:
         vlm.model = with_lora(vlm.model, lora)
     args = training_arguments(work, settings, seed, progress, save_steps, report_to)
     trainer = resumable_trainer(model=vlm.model, args=args, train_dataset=rows, data_collator=vlm.collator,
                                 callbacks=list(callbacks))
-    start = time.time()
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     trained = trainer.model.merge_and_unload() if lora else trainer.model
-    card = {
-        "config": config, "subset": subset, "seed": seed, "model_kind": kind,
-        "model": portable_path(model, out) if kind == "checkpoint" else str(model),
-        "lora_rank": lora, "training": settings, "rows": len(rows), "steps": trainer.state.global_step,
-        "parameters": sum(p.numel() for p in trained.parameters()),
-        "dataset": {"fingerprint": data.fingerprint(data_dir)},  # the fingerprint names the data, not a path
-        "resumed_from": last.name if last else None, "wall_time_s": round(time.time() - start, 2),
-        "final_loss": _final_loss(trainer.state.log_history), "train_loss": round(result.training_loss, 6),
-        "versions": pebench.versions(),
-    }
-    card["distributed"] = distributed.run_info(settings["batch_size"])
-    if distributed.is_main():  # one writer; the other ranks wait below
-        with atomic_dir(out, overwrite) as tmp:
-            trained.save_pretrained(tmp)
-            vlm.processor.save_pretrained(tmp)
-            atomic_write_json(Path(tmp, CARD), card)
-            write_model_card(tmp)
-        shutil.rmtree(work, ignore_errors=True)
-    distributed.wait()
-    return card
+    return trained, {"steps": trainer.state.global_step, "parameters": sum(p.numel() for p in trained.parameters()),
+                     "final_loss": _final_loss(trainer.state.log_history),
+                     "train_loss": round(result.training_loss, 6)}
+
+
+def save_model(vlm, model, out, card_name, card, overwrite=False):
+    """Weights, processor, JSON card and model card into `out`, atomically."""
+    with atomic_dir(out, overwrite) as tmp:
+        model.save_pretrained(tmp)
+        vlm.processor.save_pretrained(tmp)
+        atomic_write_json(Path(tmp, card_name), card)
+        write_model_card(tmp)
+
+
+def base_of(model):
+    """{"id", "fingerprint"} of the pretrained base a model descends from (None for a fresh preset)."""
+    path = Path(model)
+    for name in (PRETRAIN_CARD, CARD, "unlearning.json"):
+        card = path / name
+        if card.is_file():
+            found = json.loads(card.read_text())
+            return found.get("base") if name != PRETRAIN_CARD else {"id": found["id"], "fingerprint": found["fingerprint"]}
+    return None
 
 
 def learnability(model_dir, data_dir, config, splits=("forget_test", "forget_unseen", "retain_test"),

@@ -371,15 +371,28 @@ def validation_rows(data_dir, config, size):
     """(probes {"forget_val", "retain_val"}, retain_train without retain_val): training-side rows only.
 
     forget_val is a fixed probe of the rows being unlearned; retain_val is a fixed probe of retain_train
-    that the methods never train on, so the rule sees what unlearning did to knowledge it did not touch.
+    rows of the same tasks (the other people's names for a person target) that the methods never train
+    on, so the rule sees what unlearning did to knowledge it did not touch. Both are spread over people
+    and events by a stable hash of the row id, not the first ids (which would all be one person).
     """
     forget = load_split(data_dir, config, "forget_train")
     retain = load_split(data_dir, config, "retain_train", required=False)
-    retain_val = probe_rows(retain, size) if retain else []
+    tasks = set(forget["task"])
+    retain_val = spread_rows(retain, size, tasks) if retain else []
     held = {row["id"] for row in retain_val}
     if retain:
         retain = retain.select([i for i, row_id in enumerate(retain["id"]) if row_id not in held])
-    return {"forget_val": probe_rows(forget, size), "retain_val": retain_val}, retain
+    return {"forget_val": spread_rows(forget, size), "retain_val": retain_val}, retain
+
+
+def spread_rows(dataset, size, tasks=None):
+    """Up to `size` rows (of `tasks`, if given) in the order of a stable hash of their ids: seed-independent."""
+    import zlib
+
+    ids, kinds = dataset["id"], dataset["task"]
+    chosen = sorted((i for i in range(len(ids)) if tasks is None or kinds[i] in tasks),
+                    key=lambda i: (zlib.crc32(ids[i].encode()), ids[i]))[:size]
+    return [dataset[i] for i in sorted(chosen, key=ids.__getitem__)]
 
 
 def goal_forget_nll(goal, probes, batch_size):
@@ -405,6 +418,7 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
 
     from pebench import selection
     from pebench.io import check_output_dir
+    from pebench.training import base_of
 
     loss_fn = METHODS.get(method)
     train, hparams = split_settings(method, settings_for(method, hparams_file, overrides))
@@ -442,7 +456,7 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
                    "forget_rows": len(forget)},
         "selection": selection.record(rule, kept, goal_nll, steps),
         "steps": kept["step"], "stop": stop, "curve": curve.curve,
-        "forget_rows": len(rows), "model": portable_path(model, out),
+        "forget_rows": len(rows), "model": portable_path(model, out), "base": base_of(model_dir),
         "dataset": {"config": config, "fingerprint": data.fingerprint(data_dir)},
         "wall_time_s": round(time.time() - start, 3),
         "distributed": distributed.run_info(train["batch_size"], train["grad_accum"]),

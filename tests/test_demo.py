@@ -73,6 +73,7 @@ def test_a_killed_demo_resumes_and_a_finished_one_reruns_in_seconds(tmp_path):
     resumed = subprocess.run(_demo(out), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "[skip] build data" in resumed.stderr and "[skip] train fine-tuned model" in resumed.stderr
+    assert "[skip] pretrain the base model" in resumed.stderr
     assert "[done] build the leaderboard" in resumed.stderr
     board = _folder_bytes(out / "leaderboard")
     assert "leaderboard.md" in board and "index.html" in board
@@ -87,6 +88,7 @@ def test_a_killed_demo_resumes_and_a_finished_one_reruns_in_seconds(tmp_path):
     assert _folder_bytes(out / "leaderboard") == board
     assert seconds < 30
     cards = [*out.glob("models/**/pebench_train.json"), *out.glob("models/**/unlearning.json"),
+             *out.glob("models/base/pebench_pretrain.json"),
              *out.glob("results/**/[!.]*.json")]  # hidden files are the demo's stage stamps
     assert len(cards) >= 6 and not [c for c in cards if str(tmp_path) in c.read_text()]  # no absolute paths
 

@@ -17,12 +17,14 @@ from pebench.stages import cached
 # Sizes per preset. `quick` proves every stage works in minutes; `demo` is the README's main job;
 # `full` is the PEBench-size protocol (200 people x 40 events, every target); 4 epochs are enough there
 # (2,116 steps: names learnt >= 93 %, README *Known limits*), the presets' default 20 would take ~6 h on CPU.
+# Every preset first pretrains its base on generic scenes (`pebench pretrain`; cached like every stage):
+# fine-tuned and goal models start from it, as PEBench's start from LLaVA.
 PRESETS = {
-    "quick": dict(people=12, events=6, model="tiny", configs=["person_forget05"],
-                  train_args=["--epochs", "40", "--lr", "3e-3"], unlearn_args=[], eval_args=["--bootstrap", "200"]),
-    "demo": dict(people=50, events=10, model="small", configs=["person_forget05"],
+    "quick": dict(people=12, events=6, model="tiny", configs=["person_forget05"], pretrain_args=["--scenes", "200"],
+                  train_args=[], unlearn_args=[], eval_args=["--bootstrap", "200"]),
+    "demo": dict(people=50, events=10, model="small", configs=["person_forget05"], pretrain_args=[],
                  train_args=["--epochs", "12"], unlearn_args=[], eval_args=[]),
-    "full": dict(people=200, events=40, model="small",
+    "full": dict(people=200, events=40, model="small", pretrain_args=[],
                  configs=["person_forget05", "event_forget05", "joint_forget05"], train_args=["--epochs", "4"],
                  unlearn_args=[], eval_args=[]),
 }
@@ -49,14 +51,18 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    def stage(name, argv, output):
-        return _run_stage(pebench, name, argv, output, key=[*argv, _fingerprint(data)])
+    def stage(name, argv, output):  # keyed by the data and the base: a new base re-runs every later stage
+        return _run_stage(pebench, name, argv, output, key=[*argv, _fingerprint(data), *_base_fingerprint(out)])
 
     data = out / "data"
     build = ["build", "--out", str(data), "--people", str(preset["people"]), "--events", str(preset["events"]),
              "--seed", str(args.seed)]
     _run_stage(pebench, "build data", build, data, key=build)
-    base = args.model or preset["model"]
+    base = args.model or str(out / "models" / "base")
+    if not args.model:  # a user's checkpoint is pretrained already
+        pretrain = ["pretrain", "--data", str(data), "--model", preset["model"], "--out", base, "--seed",
+                    str(args.seed), *preset["pretrain_args"]]
+        _run_stage(pebench, "pretrain the base model", pretrain, base, key=[*pretrain, _fingerprint(data)])
     finetuned = out / "models" / "finetuned"
     stage("train fine-tuned model", ["train", "--data", str(data), "--config", configs[0], "--subset", "full",
                                      "--model", base, "--out", str(finetuned), "--seed", str(args.seed),
@@ -98,7 +104,7 @@ def _run_config(stage, out, data, config, base, finetuned, methods, preset, seed
 
 def _run_stage(pebench, name, argv, output, key):
     """Run one CLI stage unless `output` already carries a stamp with the same key (see `_cached`)."""
-    replace = Path(output).is_dir() and argv[0] in ("build", "train", "unlearn")
+    replace = Path(output).is_dir() and argv[0] in ("build", "pretrain", "train", "unlearn")
     _cached(name, output, key, lambda: pebench([*argv, "--overwrite"] if replace else argv))
 
 
@@ -138,6 +144,12 @@ def _fingerprint(data):
     from pebench.data import fingerprint
 
     return fingerprint(data)
+
+
+def _base_fingerprint(out):
+    """[the base's fingerprint] when the run pretrained one, else []."""
+    card = Path(out, "models", "base", "pebench_pretrain.json")
+    return [json.loads(card.read_text())["fingerprint"]] if card.is_file() else []
 
 
 def _choose(text, default, allowed, kind):

@@ -1,0 +1,89 @@
+"""The pretraining corpus: generic scenes drawn by the release's renderer, with nobody of the release.
+
+Real VLMs arrive at unlearning knowing the world (LLaVA: POPE 85.9 before PEBench fine-tuning); the tiny
+model would arrive knowing nothing, so world utility would have nothing to lose. This corpus gives the
+base model that knowledge: object presence (POPE-style yes/no with random and look-alike negatives),
+the list of objects shown, how many there are, and the setting. Each scene has a random object set and
+setting (not one of the release's event scenes), and a person drawn from a separate seeded pool who is
+never named and never asked about.
+"""
+from io import BytesIO
+
+from data_builders.catalogue import EVENTS, OBJECTS
+from data_builders.events import TAG_PHRASES, article
+from data_builders.people import make_people, seeded
+from data_builders.qa import OBJECT_QUESTIONS
+from data_builders.renderers import RENDERERS
+from data_builders.renderers.procedural import STYLES
+from pebench import schema
+
+CORPUS_VERSION = "1"
+
+NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def scene_rows(count, image_size=64, seed=0, renderer="procedural", people=40, release=()):
+    """`count` scenes x 4 QA rows (present object, absent object, object list, object count), seeded.
+
+    Args:
+        people: size of the corpus's own person pool (appearance only; names are never used).
+        release: the release's people ({"name", "attributes"}); a pool person with a release person's
+            name or look is dropped, so no release identity is ever seen in pretraining.
+    """
+    pool = [p for p in make_people(people, seeded(seed, "pretrain-people"))[0] if not _in_release(p, release)]
+    render = RENDERERS.get(renderer)
+    rows = []
+    for index in range(count):
+        rng = seeded(seed, "pretrain-scene", index)
+        scene = _random_scene(index, rng)
+        image, shown = render(rng.choice(pool), scene, 0, image_size, seed)
+        buffer = BytesIO()
+        image.save(buffer, format="PNG", compress_level=1)
+        rows += _rows(index, {"bytes": buffer.getvalue(), "path": None}, scene, shown, rng)
+    return rows
+
+
+def _in_release(person, release):
+    look = sorted(person["attributes"].items())
+    return any(person["name"] == r["name"] or look == sorted(r["attributes"].items()) for r in release)
+
+
+def _random_scene(index, rng):
+    """A setting and pose from a random catalogue event, with 3-7 objects drawn from the whole catalogue."""
+    _, pose, tags, _, _ = rng.choice(EVENTS)
+    return {"id": f"scene{index:05d}", "name": "", "pose": pose, "tags": list(tags),
+            "objects": rng.sample(OBJECTS, rng.randint(3, 7))}
+
+
+def _rows(index, image, scene, shown, rng):
+    objects = [*shown["objects"], *shown["clutter"]]
+    present = rng.choice(objects)
+    absent = _absent(objects, rng)
+    setting = " ".join(TAG_PHRASES[t] for t in scene["tags"])
+    qa = [("present", OBJECT_QUESTIONS, "Yes.", present),
+          ("absent", OBJECT_QUESTIONS, "No.", absent),
+          ("list", ("What objects are in the image?", "List the objects you can see."),
+           f"The image shows {_listing(objects)}.", None),
+          ("count", ("How many objects are there besides the person?", "Count the objects in the image."),
+           f"There are {NUMBERS[min(len(objects), 10)]} objects, {setting}.", None)]
+    rows = []
+    for kind, questions, answer, obj in qa:
+        asked = [q.format(article(obj)) if obj else q for q in questions]
+        rows.append({"id": f"pretrain/{index:05d}/{kind}", "image": image, "task": schema.WORLD_OBJECT,
+                     "question": asked[0], "question_paraphrases": asked[1:], "answer": answer,
+                     "answer_paraphrase": answer, "perturbed_answers": [], "person_id": "", "person_name": "",
+                     "event_id": scene["id"], "event_name": "", "variant": 0, "negative_kind": kind})
+    return rows
+
+
+def _absent(objects, rng):
+    """An object not shown: half the time a look-alike (same shape or colour as one shown), as POPE's hard kinds."""
+    free = [o for o in OBJECTS if o not in objects]
+    looks = {STYLES[o][0] for o in objects} | {STYLES[o][1] for o in objects}
+    alike = [o for o in free if STYLES[o][0] in looks or STYLES[o][1] in looks]
+    return rng.choice(alike if alike and rng.random() < 0.5 else free)
+
+
+def _listing(objects):
+    items = [article(o) for o in objects]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
