@@ -186,3 +186,15 @@ def test_an_unreachable_ray_is_one_line_exit_2(small_data, tiny_finetuned, tiny_
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and ("not reachable" in err or "needs Ray" in err), err
     assert not (tmp_path / "out").exists()
+
+
+def test_list_names_every_job_and_job_refuses_an_index_out_of_range(small_data, tiny_finetuned, tiny_goal, tmp_path,
+                                                                    capsys):
+    """`--list` / `--job N`: what a Slurm array needs (one index per job), nothing run."""
+    grid = write_grid(tmp_path, small_data, tiny_finetuned, tiny_goal)
+    assert main(["sweep", str(grid), "--out", str(tmp_path / "out"), "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 + 8 and lines[0] == "0\tfinetuned-person_forget05" and lines[-1].startswith("9\tgd-")
+    assert main(["sweep", str(grid), "--out", str(tmp_path / "out"), "--job", "10"]) == 2
+    assert "--job must be in 0..9" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
