@@ -5,6 +5,7 @@ with the same key (its arguments plus the dataset fingerprint) is skipped, so an
 where it stopped and a finished one re-runs in seconds.
 """
 import hashlib
+import json
 import resource
 import shutil
 import time
