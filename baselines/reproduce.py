@@ -1,12 +1,12 @@
 """Reproduce PEBench Table 1 (and Table 2 for the joint target) with every baseline.
 
     python -m baselines.reproduce --data DIR --out OUT [--configs person_forget05 ...] [--methods ga gd ...]
-        [--finetuned DIR] [--preset tiny] [--relearn 5] [--set key=value ...]
+        [--finetuned DIR] [--preset tiny] [--probes all] [--set key=value ...]
 
 For each forget config: train (or reuse) the fine-tuned model and the config's goal model, unlearn with
-every method (with the relearning attack), evaluate every model with `pebench.evaluation.evaluate`, and
-write OUT/results/<config>/<method>.json (leaderboard entries), OUT/relearn/<config>/<method>.json and
-OUT/table.md. Every number in the table is read back from those result files; times come from the cards.
+every method, evaluate every model with `pebench.evaluation.evaluate` and its attack probes (relearning,
+quantization, prompts, ...: `pebench.probes`), and write OUT/results/<config>/<method>.json (leaderboard
+entries, probe records inside) and OUT/table.md. Every number in the table is read back from those result files; times come from the cards.
 """
 import json
 import sys
@@ -40,7 +40,7 @@ def _parser():
     p.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
     p.add_argument("--finetuned", help="fine-tuned model folder (default: train one into OUT/models)")
     p.add_argument("--preset", default="tiny", help="model preset when training from scratch")
-    p.add_argument("--relearn", type=int, default=5, help="relearning attack steps (0 = skip)")
+    p.add_argument("--probes", default="all", help="attack probes: all, cheap, none or a comma list (default all)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every method")
     p.add_argument("--seed", type=int, default=0)
     return p
@@ -87,13 +87,10 @@ def _one_method(args, config, name, overrides, refs):
     if not (model / CARD).is_file():
         start = time.time()
         unlearn(args.data, config, refs["finetuned"], method, model, seed=args.seed, overwrite=True,
-                overrides={**overrides, **extra, "relearn_steps": args.relearn})
+                overrides={**overrides, **extra})
         print(f"[reproduce] {config} {name}: unlearned in {time.time() - start:.1f} s", flush=True)
     card = json.loads((model / CARD).read_text())
     _evaluate(args, config, model, out / "results" / config / f"{name}.json", name, card["hparams"], refs)
-    if (model / "relearned").is_dir():
-        _evaluate(args, config, model / "relearned", out / "relearn" / config / f"{name}.json", f"{name}+relearn",
-                  card["hparams"], refs)
 
 
 def _evaluate(args, config, model, result_path, method, hparams, refs):
@@ -103,12 +100,14 @@ def _evaluate(args, config, model, result_path, method, hparams, refs):
     """
     from pebench.evaluation import evaluate
     from pebench.io import atomic_write_json
+    from pebench.probes import select
+    from pebench.schema import FORGET_CONFIGS
 
     if Path(result_path).is_file():
         return
     start = time.time()
     result = evaluate(args.data, config, model, goal=refs["goal"], finetuned=refs["finetuned"], seed=args.seed,
-                      progress=False)
+                      progress=False, probes=select(args.probes, FORGET_CONFIGS[config][0]))
     atomic_write_json(result_path, result)
     print(f"[reproduce] {config} {method}: evaluated in {time.time() - start:.1f} s", flush=True)
 

@@ -63,6 +63,7 @@ def main(argv=None):
                 card = unlearn(data, args.config, finetuned, method, Path(tmp, "m"), overrides=setting)
                 scores = validation_precision(Path(tmp, "m"), data, args.config)
             rows.append({"method": method, **{k: values[i] for i, k in enumerate(keys)}, "steps": card["steps"],
+                         "retain_tasks": card["training"]["retain_tasks"],
                          **scores, "finetuned_forget_val": base["forget_val"],
                          "finetuned_retain_val": base["retain_val"]})
             print(rows[-1], file=sys.stderr, flush=True)

@@ -116,14 +116,21 @@ def _json(path):
 
 def make_row(file_name, entry, result, references=True):
     """The board row for one verified entry, from the recomputed result (raw values only without references)."""
+    from pebench.probes import state
+
     reference = result["reference"] if references else {}
     metric = scores.metric_scores(result["aggregates"], result.get("ci95", {}), reference)
     point, ci = scores.overall(metric)
+    robust = scores.robust_efficacy(result["aggregates"], result.get("ci95", {}), reference, state(result),
+                                    metric["efficacy"])
+    robust_point, robust_ci = scores.robust_overall(metric, robust)
     return {
         "name": entry["name"], "link": entry.get("link") or "", "notes": entry.get("notes") or "",
         "file": file_name, "method": result["model"]["method"], "model": result["model"]["id"],
         "config": result["dataset"]["config"], "records": len(result["records"]),
         "overall": point, "overall_ci95": ci, "metrics": metric,
+        "robust_efficacy": robust, "robust_overall": robust_point, "robust_overall_ci95": robust_ci,
+        "probes": state(result),
     }
 
 
@@ -162,7 +169,8 @@ def group_rows(rows, references=None):
     for (_, size, target, config), members in sorted(groups.items()):
         refs = ("goal", "finetuned") if references is None else references.get(config, {})
         out.append({"key": f"{target}-{size:02d}", "target": target, "forget": size,
-                    "title": f"{target.capitalize()} unlearning, forget {size}%", "rows": scores.rank(members),
+                    "title": f"{target.capitalize()} unlearning, forget {size}%",
+                    "rows": scores.rank(scores.rank(members, "robust_overall", "robust_rank")),
                     "references": sorted(refs)})
     return out
 

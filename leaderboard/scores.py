@@ -20,6 +20,16 @@ world). It is pulled towards the weakest one, so forgetting everything while des
 pattern PEBench reports for person unlearning) scores low, and keeping everything while forgetting
 nothing scores 0. A metric that cannot be scored (references coincide, goal value 0) is left out (n/a).
 
+**Robust efficacy** (`robust_efficacy`) asks whether the forgetting survives the attack probes
+(`pebench.probes`): each probe's recovery r (the share of the fine-tuned/goal gap an attack brings back
+beyond what it brings back to the goal model) lowers the efficacy score,
+
+    robust efficacy score = clip(normalized efficacy - max(0, max over probes of r), 0, 1)
+
+over every probe the board's goal reference ran (its control); an entry missing one of them (not run,
+records deleted) has no robust efficacy ("not run") and no robust overall. The **robust overall** is
+the overall score with efficacy replaced by robust efficacy; the board ranks by both.
+
 Its interval is conservative: the overall score evaluated at every metric's 95% interval lower ends and
 at its upper ends (from the per-sample bootstrap in the result). The harmonic mean grows with each
 score, so whenever every metric lies in its interval the overall score lies in this one.
@@ -116,23 +126,80 @@ def overall(scores):
     return point, [low, high]
 
 
-def rank(rows):
-    """Sort rows by overall score (best first; n/a last), then name, then file; give competition ranks.
+def rank(rows, by="overall", into="rank"):
+    """Sort rows by a score (best first; n/a last), then name, then file; give competition ranks in `into`.
 
     Scores equal to 9 decimals share a rank (1, 1, 3), so float noise cannot reorder a tie.
     """
 
     def key(row):
-        score = row["overall"]
+        score = row[by]
         return (score is None, -round(score, 9) if score is not None else 0.0, row["name"], row["file"])
 
     ordered = sorted(rows, key=key)
     previous, previous_rank = object(), 0
     for position, row in enumerate(ordered, start=1):
-        score = None if row["overall"] is None else round(row["overall"], 9)
-        row["rank"] = previous_rank if score == previous else position
-        previous, previous_rank = score, row["rank"]
+        score = None if row[by] is None else round(row[by], 9)
+        row[into] = previous_rank if score == previous else position
+        previous, previous_rank = score, row[into]
     return ordered
+
+
+def robust_efficacy(aggregates, ci95, reference, states, efficacy):
+    """The efficacy lowered by the worst probe recovery, or why there is none.
+
+    Args:
+        aggregates, ci95: the entry's recomputed numbers (`{probe}:recovery[_block]` among them).
+        reference: the board's {"goal": aggregates, "finetuned": aggregates}; the probes its goal ran are
+            the ones required.
+        states: `pebench.probes.state(result)`, for the reason a probe is missing.
+        efficacy: `metric_scores(...)["efficacy"]`.
+
+    Returns:
+        {"value", "normalized", "score", "score_ci95", "worst", "probes", "reason"}: value on the
+        efficacy's own scale; `worst` the probe with the largest recovery; reason None when computed.
+    """
+    from pebench.probes import PROBES, SEP
+
+    goal, finetuned = reference.get("goal") or {}, reference.get("finetuned") or {}
+    required = sorted({k.split(SEP)[0] for k in goal if SEP in k and k.split(SEP)[0] in PROBES
+                       and PROBES.get(k.split(SEP)[0]).headline})
+    out = {"value": None, "normalized": None, "score": None, "score_ci95": None, "worst": None,
+           "probes": required, "reason": None}
+    if not required:
+        out["reason"] = "not run (the board's goal reference ran no probes)"
+        return out
+    recovery, missing = {}, []
+    for probe in required:
+        names = [k for k in aggregates if k.split(SEP)[0] == probe and k.split(SEP)[1].startswith("recovery")]
+        if not names:
+            missing.append(f"{probe} ({states.get(probe, 'no records')})")
+            continue
+        worst = max(names, key=lambda k: aggregates[k])
+        recovery[probe] = (aggregates[worst], (ci95.get(worst) or [aggregates[worst]] * 2))
+    if missing or efficacy["normalized"] is None:
+        out["reason"] = "not run: " + "; ".join(missing) if missing else "efficacy is not normalized"
+        return out
+    probe = max(recovery, key=lambda p: recovery[p][0])
+    worst, (low, high) = max(0.0, recovery[probe][0]), recovery[probe][1]
+    worst_high = max(0.0, max(ci[1] for _, ci in recovery.values()))
+    worst_low = max(0.0, max(ci[0] for _, ci in recovery.values()))
+    span = goal.get("efficacy", 0.0) - finetuned.get("efficacy", 0.0)
+    out.update(value=efficacy["value"] - worst * span, normalized=efficacy["normalized"] - worst,
+               score=clip01(efficacy["normalized"] - worst), worst=probe if worst > 0 else None)
+    norm_ci = efficacy["normalized_ci95"]
+    if norm_ci is not None:
+        out["score_ci95"] = [clip01(norm_ci[0] - worst_high), clip01(norm_ci[1] - worst_low)]
+    return out
+
+
+def robust_overall(scores, robust):
+    """The overall score (and interval) with efficacy's score replaced by robust efficacy's; None if not run."""
+    if robust["score"] is None:
+        return None, None
+    swapped = dict(scores)
+    swapped["efficacy"] = {**scores["efficacy"], "score": robust["score"], "score_ci95": robust["score_ci95"]}
+    return overall(swapped)
 
 
 def mean_std(values):

@@ -47,7 +47,7 @@ def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE, references
     Raises:
         Refused: with the reason.
     """
-    from pebench import results
+    from pebench import probes, results
 
     version = result.get("schema_version")
     if not (isinstance(version, str) and version.split(".")[0] == results.SCHEMA_VERSION.split(".")[0]):
@@ -63,12 +63,16 @@ def verify_result(result, data_dir, fingerprint, tolerance=TOLERANCE, references
         raise Refused(f"dataset fingerprint {got[:16]} does not match this board's dataset "
                       f"{fingerprint[:16]} ({where})")
     check_coverage(result, data_dir)
+    check_probes(result, data_dir, (references or {}).get("goal"), own_settings=skip_compare)
     skip = set()
     scored = result
     if references is not None:
         check_reference_models(result, references)
-        if not result.get("reference"):  # scored without references: the board's fill in, nothing to compare
+        sides = set(result.get("reference") or {})  # what it was scored against: the board's fill in the rest
+        if "goal" not in sides:
             skip = {"normalized", *results.reference_dependent(result["dataset"]["target"])}
+        elif "finetuned" not in sides:  # probe recovery needs both references
+            skip = {"normalized", *probes.recovery_names(result["dataset"]["target"])}
         scored = results.with_references(result, references)
     try:
         fresh = results.recompute(scored, data_dir)
@@ -117,6 +121,27 @@ def check_coverage(result, data_dir):
         if extra:
             raise Refused(f"split {split!r} has {len(extra)} records for rows not in the dataset "
                           f"(e.g. {sorted(extra)[0]!r})")
+
+
+def check_probes(result, data_dir, goal=None, own_settings=False):
+    """Every probe that ran holds one record per attacked row and variant, with the board's settings (its
+    goal reference's; a reference's own): dropping the rows an attack recovered, or running a weaker
+    attack, is refused."""
+    from pebench import probes
+
+    if not result.get("probes"):
+        return
+    reason = probes.check(result, _probe_rows(str(Path(data_dir).resolve()), result["dataset"]["config"]), goal,
+                          own_settings)
+    if reason:
+        raise Refused(reason)
+
+
+@lru_cache(maxsize=16)
+def _probe_rows(data_dir, config):
+    from pebench import probes
+
+    return probes.dataset_rows(data_dir, config)
 
 
 @lru_cache(maxsize=64)

@@ -162,11 +162,15 @@ class VLM:
         return self.processor(text=texts, return_tensors="pt", padding=True, padding_side=padding_side,
                               add_special_tokens=False, **kwargs)
 
-    def _prompts(self, rows, padding_side):
-        """The generation-prompt batch for `rows` (what `generate` continues)."""
+    def _prompts(self, rows, padding_side, prefixes=None):
+        """The generation-prompt batch for `rows` (what `generate` continues), the assistant turn opened
+        with `prefixes` (one string per row) when given."""
         if self.quirks["answer_as_suffix"]:
+            if prefixes is not None:
+                raise NotImplementedError("a prefilled answer is not supported for prefix-LM families")
             return self._prefix_suffix(rows, None, padding_side)
-        return self._process([self.prompt(r) for r in rows], rows, padding_side)
+        prefixes = prefixes or [""] * len(rows)
+        return self._process([self.prompt(r) + p for r, p in zip(rows, prefixes)], rows, padding_side)
 
     def _prefix_suffix(self, rows, answers, padding_side):
         """A prefix-LM batch (PaliGemma): prefix typed 0 in `token_type_ids`, the answer (suffix) typed 1.
@@ -265,23 +269,37 @@ class VLM:
         return out
 
     # --------------------------------------------------------------------------------- generation
-    def generate(self, rows, max_new_tokens=48, batch_size=32):
-        """Greedy answers for `rows` (decoded new text only, stripped), batched with left padding."""
+    def generate(self, rows, max_new_tokens=48, batch_size=32, prefixes=None):
+        """Greedy answers for `rows` (decoded new text only, stripped), batched with left padding.
+
+        `prefixes`: per row, text the assistant turn is prefilled with (an attack probe); the answer
+        returned then starts with it.
+        """
         import torch
 
         rows = list(rows)
+        prefixes = None if prefixes is None else list(prefixes)
         texts = []
         self.model.eval()
         eos = self.eos_ids() or None
         with torch.no_grad():
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start:start + batch_size]
-                batch = self._inputs(self._prompts(chunk, "left"))
+                heads = None if prefixes is None else prefixes[start:start + batch_size]
+                batch = self._inputs(self._prompts(chunk, "left", heads))
                 ids = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                                           eos_token_id=eos, pad_token_id=self.tokenizer.pad_token_id)
                 new = ids[:, batch["input_ids"].shape[1]:]
-                texts += [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+                decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+                texts += [_joined(h, t).strip() for h, t in zip(heads or [""] * len(chunk), decoded)]
         return texts
+
+
+def _joined(head, tail):
+    """A prefilled opening and its continuation; a space between them where a tokenizer's decode drops it."""
+    if head and tail and not head[-1].isspace() and not tail[0].isspace():
+        return f"{head} {tail}"
+    return (head or "") + tail
 
 
 def _end_at_eos(labels, eos_ids):

@@ -1,6 +1,6 @@
 """Model cards: the `README.md` of every checkpoint folder pebench writes, made from its JSON card.
 
-A trained (`pebench_train.json`), unlearned or relearned (`unlearning.json`) folder gets a card with the
+A trained (`pebench_train.json`) or unlearned (`unlearning.json`) folder gets a card with the
 hub's metadata (library, pipeline, tags; base model and dataset only where they are hub ids: a local
 folder or a random-init preset is said in the text, never passed off as one), the training facts
 (method, hyper-parameters, steps, seed, dataset fingerprint) and, when result files of `pebench
@@ -128,29 +128,23 @@ def _selection_facts(card):
 
 
 def _unlearn_facts(card):
-    method, relearn = card.get("method"), card.get("method") == "relearn"
+    method = card.get("method")
     config = (card.get("dataset") or {}).get("config")
     curve = card.get("curve") or [{}]
     nll = [(k[:-4], curve[0][k], curve[-1][k]) for k in sorted(curve[0]) if k.endswith("_nll")]
-    rows = ([("attack", "relearning: fine-tune on a few forget rows"), ("rows", len(card.get("rows") or [])),
-             ("lr", card.get("lr"))] if relearn else
-            [("method", f"`{method}`"), ("base", f"the fine-tuned folder `{card.get('model')}`"),
-             *((f"hparam `{k}`", _value(v)) for k, v in sorted((card.get("hparams") or {}).items())),
-             *((k.replace("_", " "), _value(v)) for k, v in sorted((card.get("training") or {}).items())),
-             ("forget rows", card.get("forget_rows")), *_selection_facts(card),
-             ("stop", (card.get("stop") or {}).get("reason"))])
+    rows = [("method", f"`{method}`"), ("base", f"the fine-tuned folder `{card.get('model')}`"),
+            *((f"hparam `{k}`", _value(v)) for k, v in sorted((card.get("hparams") or {}).items())),
+            *((k.replace("_", " "), _value(v)) for k, v in sorted((card.get("training") or {}).items())),
+            ("forget rows", card.get("forget_rows")), *_selection_facts(card),
+            ("stop", (card.get("stop") or {}).get("reason"))]
     rows += [("config", f"`{config}`"), ("steps", card.get("steps")), ("seed", card.get("seed")),
              *((f"{name} NLL", f"{_value(start)} -> {_value(end)}") for name, start, end in nll),
              ("wall time", f"{card.get('wall_time_s')} s"), *_common(card)]
-    if card.get("relearn"):
-        rows.append(("relearning attack", f"{card['relearn'].get('steps')} steps, saved in `relearned/`"))
-    what = (f"the unlearned model after the relearning attack on `{config}`" if relearn else
-            f"unlearned with `{method}` on `{config}`'s forget targets")
-    return {"method": method, "tag": "relearned" if relearn else "unlearned", "preset": False,
-            "title": f"pebench {'relearned' if relearn else 'unlearned'} model: {method if not relearn else 'attack'} "
-                     f"({config})",
-            "summary": f"A vision-language model {what}, made by `pebench unlearn`. PEBench protocol "
-                       f"([arXiv 2503.12545]({PAPER})): fictitious people x event scenes.", "rows": rows}
+    return {"method": method, "tag": "unlearned", "preset": False,
+            "title": f"pebench unlearned model: {method} ({config})",
+            "summary": f"A vision-language model unlearned with `{method}` on `{config}`'s forget targets, made by "
+                       f"`pebench unlearn`. PEBench protocol ([arXiv 2503.12545]({PAPER})): fictitious people x "
+                       "event scenes.", "rows": rows}
 
 
 def _common(card):

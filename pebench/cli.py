@@ -18,6 +18,7 @@ COMMANDS = {
     "train": "pebench.commands.train",
     "unlearn": "pebench.commands.unlearn",
     "evaluate": "pebench.commands.evaluate",
+    "probe": "pebench.commands.probe",
     "submit": "leaderboard.submit",
     "leaderboard": "leaderboard.build",
     "publish": "pebench.commands.publish",

@@ -22,7 +22,8 @@ CACHE_VERSION = "2"  # 2: records and aggregates from the metric table, judge ve
 
 
 def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, max_new_tokens=48, seed=0,
-             judge=None, limit=None, bootstrap=1000, cache_dir=None, progress=True):
+             judge=None, limit=None, bootstrap=1000, cache_dir=None, progress=True, probes=(), probe_settings=None,
+             as_reference=False):
     """Evaluate `model` (a checkpoint folder) on `config` and return the result dict.
 
     Args:
@@ -39,6 +40,10 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
         cache_dir: where reference records are cached (default: inside each reference model folder,
             or ~/.cache/pebench when that is not writable).
         progress: show progress bars on stderr.
+        probes: attack probes to run (`pebench.probes`); each needs the goal model (its control), which
+            is then evaluated with the same probes.
+        probe_settings: {probe: {key: value}} overriding a probe's settings (e.g. relearning steps).
+        as_reference: the model is scored as a reference (its own control; no goal needed for probes).
     """
     import pebench
     from pebench import results
@@ -51,10 +56,23 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
     info = model_info(model, data.fingerprint(data_dir))
     judge = judge or DEFAULT_JUDGE
     judge_obj = make_judge(judge)
+    from pebench.probes import settings_of
+
+    probes = list(probes or ())
+    wanted = settings_of(probes, probe_settings)  # bad settings fail before any model is loaded
+    if probes and goal is None and not as_reference and info["method"] not in ("goal", "finetuned"):
+        raise UserError(f"probe(s) {', '.join(probes)} need the goal model as their control: pass --goal")
     settings = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, seed=seed, judge=judge, limit=limit,
-                    bootstrap=bootstrap, cache_dir=cache_dir, progress=progress)
+                    bootstrap=bootstrap, cache_dir=cache_dir, progress=progress, probes=probes,
+                    probe_settings=probe_settings)
     refs = {name: reference(spec, name, data_dir, config, settings) for name, spec in
             (("goal", goal), ("finetuned", finetuned)) if spec is not None}
+    held = (refs["goal"].get("probes") or {}) if "goal" in refs else None
+    lacking = [p for p in probes if held is not None and (p not in held or held[p].get("status") == "run"
+                                                        and held[p].get("settings") != wanted[p])]
+    if lacking:
+        raise UserError(f"the goal result {goal} holds no records of probe(s) {', '.join(lacking)} with these "
+                        "settings (their control): evaluate the goal model with the same --probes, or pass its folder")
     rows = load_splits(data_dir, config, limit)
     # Under torchrun each rank scores every W-th row of each split; the records are gathered in row order.
     records = distributed.gather_records(
@@ -70,6 +88,14 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
         "versions": pebench.versions(), "records": records,
         "reference": {}, "aggregates": {}, "ci95": {}, "normalized": {},
     }
+    if probes:
+        from pebench.probes import Context, run
+
+        ctx = Context(str(data_dir), config, str(model), rows, FORGET_CONFIGS[config][0], seed, batch_size,
+                      max_new_tokens)
+        result["probes"] = run(probes, ctx, probe_settings)
+        if progress:
+            print("probes: " + ", ".join(f"{n} {t:.1f} s" for n, t in ctx.timings.items()), file=sys.stderr)
     result = results.with_references(result, refs)
     return results.finish(result, results.references(data_dir, config), judge_obj, fresh=True)
 
@@ -160,7 +186,7 @@ def score_model(model, rows, plan, target, batch_size=32, max_new_tokens=48, pro
     from pebench.adapter import VLM
 
     vlm = VLM.from_pretrained(str(model))
-    tasks = {"person": (PERSON_NAME,), "event": (EVENT_DESCRIPTION,)}.get(target, (PERSON_NAME, EVENT_DESCRIPTION))
+    tasks = target_tasks(target)
     records = {split: [{"id": r["id"], "split": split, "task": r["task"], "prediction": None} for r in split_rows]
                for split, split_rows in rows.items()}
     generated = [(s, i) for s, split_rows in rows.items() if "prediction" in plan[s] for i in range(len(split_rows))]
@@ -170,6 +196,11 @@ def score_model(model, rows, plan, target, batch_size=32, max_new_tokens=48, pro
         records[s][i]["prediction"] = text
     _likelihoods(vlm, rows, records, plan, tasks, batch_size, progress)
     return [record for split_records in records.values() for record in split_records]  # load_splits order
+
+
+def target_tasks(target):
+    """The tasks a target forgets: the person's name, the event's description, or both."""
+    return {"person": (PERSON_NAME,), "event": (EVENT_DESCRIPTION,)}.get(target, (PERSON_NAME, EVENT_DESCRIPTION))
 
 
 def _likelihoods(vlm, rows, records, plan, tasks, batch_size, progress):
@@ -244,7 +275,7 @@ def reference(spec, name, data_dir, config, settings):
             return results.load(cache)
         except UserError:
             pass  # a stale or broken cache entry is recomputed
-    result = evaluate(data_dir, config, path, **{k: v for k, v in settings.items()})
+    result = evaluate(data_dir, config, path, **settings, as_reference=True)
     from pebench.io import atomic_write_json
 
     try:
@@ -263,7 +294,9 @@ def cache_file(model, data_dir, config, settings):
                    if p.is_file() and not p.name.startswith("."))
     key = {"cache": CACHE_VERSION, "pebench": _version(), "files": files, "config": config,
            "fingerprint": data.fingerprint(data_dir),
-           **{k: settings[k] for k in ("max_new_tokens", "seed", "judge", "limit", "bootstrap")}}
+           **{k: settings[k] for k in ("max_new_tokens", "seed", "judge", "limit", "bootstrap")},
+           **({"probes": sorted(settings["probes"]), "probe_settings": settings.get("probe_settings")}
+              if settings.get("probes") else {})}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:20]
     base = Path(settings.get("cache_dir") or Path(model) / ".pebench-cache")
     if settings.get("cache_dir") is None and not os.access(model, os.W_OK):

@@ -59,10 +59,7 @@ def stage_dataset(data_dir, repo, out):
 
 
 def stage_model(model_dir, repo, out, results=(), base_model=None, dataset_repo=None):
-    """Copy a checkpoint (weights, processor, pebench card, TensorBoard `runs/`) and write its model card.
-
-    A relearned model inside an unlearned folder is a checkpoint of its own: publish `DIR/relearned`.
-    """
+    """Copy a checkpoint (weights, processor, pebench card, TensorBoard `runs/`) and write its model card."""
     from pebench import results as result_files
 
     model_dir = Path(model_dir)

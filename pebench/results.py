@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pebench import data
 from pebench.errors import UserError
-from pebench.schema import FORGET_CONFIGS, SHARED_SPLITS, source_of, splits_of
+from pebench.schema import FORGET_CONFIGS, PROFILE_TASKS, SHARED_SPLITS, source_of, splits_of
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: the optional `probes` section (attack probes); 1.0 files still read
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
 
@@ -81,6 +81,11 @@ def validate(result):
     for i, record in enumerate(result["records"]):
         if source_of(config, record["split"]) is None:
             raise UserError(f"records[{i}].split: unknown split {record['split']!r}")
+    from pebench.probes import PROBES
+
+    for name in sorted(result.get("probes") or {}):
+        if name not in PROBES:
+            raise UserError(f"probes.{name}: unknown probe; choose from: {', '.join(PROBES.names())}")
     unknown = sorted(set(result["aggregates"]) - aggregate_names(result["dataset"]["target"]))
     if unknown:
         raise UserError(f"aggregates.{unknown[0]}: not a cell of pebench.metrics.cells()")
@@ -110,8 +115,9 @@ def headline(result):
 def reference_dependent(target):
     """Aggregates computed against the goal model's result (forget quality, privleak), for `target`."""
     from pebench.metrics._table import placements
+    from pebench.probes import recovery_names
 
-    return {name for name, cell, _ in placements(target) if cell.reference}
+    return {name for name, cell, _ in placements(target) if cell.reference} | recovery_names(target)
 
 
 def digest(result):
@@ -151,9 +157,11 @@ def aggregate_names(target):
     """Every aggregate a result of `target` can hold: the declared cells, prefixed per block on joint."""
     from pebench.metrics._table import placements
 
+    from pebench import probes
+
     placed = placements(target)
     joint = {cell.name for _, cell, _ in placed if cell.joint} if target == "joint" else set()
-    return {name for name, _, _ in placed} | joint
+    return {name for name, _, _ in placed} | joint | probes.aggregate_names(target)
 
 
 # ------------------------------------------------------------------------------- the dataset side
@@ -196,7 +204,8 @@ def reference_of(row, events, people):
     event = events.get(row["event_id"], {})
     return {"task": row["task"], "answer": row["answer"], "person_name": row["person_name"],
             "event_id": row["event_id"], "keywords": list(event.get("keywords") or []),
-            "fact": profile_fact(row, people)}
+            "fact": profile_fact(row, people),
+            "facts": {task: profile_fact({**row, "task": task}, people) for task in PROFILE_TASKS}}
 
 
 def profile_fact(row, people):
@@ -234,17 +243,20 @@ def finish(result, refs, judge=None, fresh=False):
         judge: a judge object; default: made from `result["eval"]["judge"]`.
         fresh: score event descriptions with the judge even if it is not deterministic.
     """
+    from pebench import probes
     from pebench.judges import make_judge
     from pebench.metrics._table import compute
 
     out = copy.deepcopy(result)
-    missing = [r["id"] for r in out["records"] if (r["split"], r["id"]) not in refs]
+    probe_records = [r for s in (out.get("probes") or {}).values() for r in s.get("records") or []]
+    missing = [r["id"] for r in out["records"] + probe_records if (r["split"], r["id"]) not in refs]
     if missing:
         raise UserError(f"{len(missing)} records are not rows of the dataset (e.g. {missing[0]!r})")
     judge = judge or make_judge(out["eval"]["judge"])
     check_judge_version(out, judge)
     score_records(out["records"], refs, judge, fresh)
     values = compute(out, refs)
+    values.update(probes.compute(out, refs, judge, fresh))  # records of the attacked models, scored alike
     out["aggregates"] = {k: v["value"] for k, v in values.items()}
     out["ci95"] = {k: v["ci95"] for k, v in values.items() if v["ci95"] is not None}
     out["normalized"] = normalize(out["aggregates"], out.get("reference", {}))

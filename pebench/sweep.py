@@ -20,7 +20,7 @@ from pebench.errors import UserError
 from pebench.schema import FORGET_CONFIGS
 
 GRID_KEYS = ("run", "data", "finetuned", "goal", "configs", "seeds", "methods", "set", "select", "evaluate")
-EVALUATE_KEYS = ("bootstrap", "batch_size", "max_new_tokens", "judge")
+EVALUATE_KEYS = ("bootstrap", "batch_size", "max_new_tokens", "judge", "probes")
 
 
 # ----------------------------------------------------------------------------------------- the grid

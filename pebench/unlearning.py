@@ -33,6 +33,7 @@ TRAIN_DEFAULTS = {
     "epochs": 5.0,
     "steps": None,
     "select": "budget",
+    "retain_tasks": "forget",  # retain stream: rows of the forget split's task(s) ("forget") or every row ("all")
     "lr": 1e-4,
     "batch_size": 8,
     "grad_accum": 1,
@@ -44,9 +45,6 @@ TRAIN_DEFAULTS = {
     "probe_size": 32,
     "bf16": False,
     "lora_r": 0,
-    "relearn_steps": 0,
-    "relearn_rows": 8,
-    "relearn_lr": 1e-3,
     "report_to": "none",  # a Trainer integration: none, tensorboard, wandb, mlflow (pebench.tracking)
 }
 
@@ -119,7 +117,9 @@ def _typed(key, value, default):
 
 
 def check_budget(train):
-    """One clear error for a budget that cannot train: steps < 1, epochs <= 0, batch or accumulation < 1."""
+    """One clear error for a budget that cannot train (steps < 1, epochs <= 0, batch < 1) or a bad retain stream."""
+    if train["retain_tasks"] not in ("forget", "all"):
+        raise UserError(f"retain_tasks must be 'forget' or 'all', got {train['retain_tasks']!r}")
     for key in ("batch_size", "grad_accum", "curve_every", "probe_size"):
         if train[key] < 1:
             raise UserError(f"{key} must be at least 1, got {train[key]}")
@@ -321,7 +321,7 @@ def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, wor
 
 # ------------------------------------------------------------------------------------------ runs
 def relearn_loss(model, forget, retain, ref=None):
-    """The relearning attack's loss: plain NLL of the true forget answers."""
+    """The relearning attack's loss (`pebench.probes.relearn`): plain NLL of the true forget answers."""
     labels = forget["labels"]
     nll, mask = answer_token_nll(model(**{k: v for k, v in forget.items() if k != "labels"}).logits, labels)
     return nll.sum() / mask.sum().clamp(min=1)
@@ -332,23 +332,6 @@ def relearn_rows(forget, count, seed):
     generator = torch.Generator().manual_seed(seed)
     picked = torch.randperm(len(forget), generator=generator)[:count].tolist()
     return [forget[i] for i in sorted(picked)]
-
-
-def _relearn_into(vlm, data_dir, config, out, train, seed, workdir):
-    """Fine-tune `vlm.model` in place on a few forget rows; save it to `out` with its card."""
-    forget = load_split(data_dir, config, "forget_train")
-    probes = {name: probe_rows(load_split(data_dir, config, name), train["probe_size"])
-              for name in ("forget_test", "retain_test")}
-    rows = relearn_rows(forget, train["relearn_rows"], seed)
-    start = time.time()
-    curve, stop, model = fit(vlm, relearn_loss, {}, None, rows, None, probes, train, seed, workdir,
-                             train["relearn_steps"], train["relearn_lr"])
-    card = {"method": "relearn", "attack": "relearn", "steps": train["relearn_steps"], "lr": train["relearn_lr"],
-            "dataset": {"config": config, "fingerprint": data.fingerprint(data_dir)},
-            "rows": [r["id"] for r in rows], "seed": seed, "curve": curve.curve, "stop": stop,
-            "wall_time_s": round(time.time() - start, 3)}
-    save(vlm, model, out, card)
-    return card
 
 
 def save(vlm, model, out, card):
@@ -367,13 +350,17 @@ def _model_dir(model):
     return path
 
 
-def validation_rows(data_dir, config, size):
+def validation_rows(data_dir, config, size, retain_tasks="forget"):
     """(probes {"forget_val", "retain_val"}, retain_train without retain_val): training-side rows only.
 
     forget_val is a fixed probe of the rows being unlearned; retain_val is a fixed probe of retain_train
     rows of the same tasks (the other people's names for a person target) that the methods never train
     on, so the rule sees what unlearning did to knowledge it did not touch. Both are spread over people
     and events by a stable hash of the row id, not the first ids (which would all be one person).
+    `retain_tasks="forget"` keeps only retain rows of the forget split's task(s) in the returned stream:
+    forgetting one person's name is learnt against the other people's names (with every retain task in
+    the stream, 10 steps of PO on the demo taught "refuse every identity question": retain_val names
+    9.4 %; with the task's rows 78.1 %, `baselines/tuning/`).
     """
     forget = load_split(data_dir, config, "forget_train")
     retain = load_split(data_dir, config, "retain_train", required=False)
@@ -381,7 +368,9 @@ def validation_rows(data_dir, config, size):
     retain_val = spread_rows(retain, size, tasks) if retain else []
     held = {row["id"] for row in retain_val}
     if retain:
-        retain = retain.select([i for i, row_id in enumerate(retain["id"]) if row_id not in held])
+        kinds = retain["task"]
+        retain = retain.select([i for i, row_id in enumerate(retain["id"])
+                                if row_id not in held and (retain_tasks == "all" or kinds[i] in tasks)])
     return {"forget_val": spread_rows(forget, size), "retain_val": retain_val}, retain
 
 
@@ -410,9 +399,10 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     """Unlearn `config`'s forget targets from the fine-tuned `model` with `method`; write `out`.
 
     `goal`: the goal model folder, needed by selection rule `goal_nll`. Returns the JSON card written to
-    `out/unlearning.json` (method, hparams, training settings, budget, selection, seed, steps, curve,
-    stop reason, dataset fingerprint, wall time, and the relearning attack if asked). A diverging run
-    restores the last finite curve point's weights, saves them, then raises `UserError`.
+    `out/unlearning.json` (method, hparams, training settings, budget, selection, base, seed, steps,
+    curve, stop reason, dataset fingerprint, wall time). The relearning attack is a probe
+    (`pebench evaluate --probes relearn`), not part of unlearning. A diverging run restores the last
+    finite curve point's weights, saves them, then raises `UserError`.
     """
     import tempfile
 
@@ -426,12 +416,10 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     check_budget(train)
     needs = needs_of(loss_fn, hparams)
     check_output_dir(out, overwrite)
-    if train["relearn_steps"] and distributed.world_size() > 1:
-        raise UserError("the relearning attack runs in one process: run it without torchrun/accelerate launch")
     model_dir = _model_dir(model)
     forget = load_split(data_dir, config, "forget_train")
     steps = budget_steps(train, len(forget))
-    probes, retain = validation_rows(data_dir, config, train["probe_size"])
+    probes, retain = validation_rows(data_dir, config, train["probe_size"], train["retain_tasks"])
     if "retain" in needs and not retain:
         raise UserError(f"method {method!r} needs retain data, but config {config!r} has no retain_train rows")
     goal_nll = goal_forget_nll(goal, probes, train["batch_size"]) if rule == "goal_nll" else None
@@ -464,13 +452,6 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     if distributed.is_main():  # one writer; the other ranks wait below
         with atomic_dir(out, overwrite) as tmp:
             save(vlm, trained, tmp, card)
-            if train["relearn_steps"] and stop["reason"] == "budget":
-                vlm.model = trained
-                with tempfile.TemporaryDirectory() as workdir:
-                    card["relearn"] = _relearn_into(vlm, data_dir, config, Path(tmp, "relearned"), train, seed,
-                                                    workdir)
-                atomic_write_json(Path(tmp, CARD), card)
-                write_model_card(tmp)
     distributed.wait()
     if stop["reason"] == "diverged":
         raise UserError(

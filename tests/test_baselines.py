@@ -253,6 +253,7 @@ def test_list_prints_every_method_with_one_line(capsys):
         ({"--set": "batch_size=0"}, "batch_size must be at least 1"),
         ({"--set": "select=forget_test"}, "selection rule 'forget_test' names a test split"),
         ({"--set": "select=best"}, "unknown selection rule 'best'; choose from: budget, goal_nll"),
+        ({"--set": "retain_tasks=some"}, "retain_tasks must be 'forget' or 'all'"),
         ({"--set": "steps"}, "--set expects KEY=VALUE"),
         ({"--model": "/nonexistent/model"}, "is not a model folder"),
         ({"--config": "person_forget99"}, "unknown forget config 'person_forget99'; choose from:"),
@@ -313,22 +314,21 @@ def test_a_short_run_of_every_method_changes_the_model(method, data_dir, start_m
     assert card["dataset"]["fingerprint"] and (tmp_path / "out" / CARD).is_file()
 
 
-def test_the_same_seed_gives_the_same_bytes_and_relearning_is_recorded(data_dir, start_model, tmp_path):
+def test_the_same_seed_gives_the_same_bytes_and_the_old_relearn_flag_is_gone(data_dir, start_model, tmp_path, capsys):
     from pebench.cli import main
 
     for name in ("a", "b"):
         argv = ["unlearn", "--data", str(data_dir), "--config", "person_forget05", "--model", str(start_model),
-                "--method", "gd", "--out", str(tmp_path / name), "--relearn", "2", "--set", "steps=2",
-                "--set", "batch_size=4", "--set", "probe_size=4", "--set", "relearn_rows=4"]
+                "--method", "gd", "--out", str(tmp_path / name), "--set", "steps=2",
+                "--set", "batch_size=4", "--set", "probe_size=4"]
         assert main(argv) == 0
     a, b = (tmp_path / name / "model.safetensors" for name in ("a", "b"))
     assert a.read_bytes() == b.read_bytes()
     card = json.loads((tmp_path / "a" / "unlearning.json").read_text())
-    assert card["relearn"]["steps"] == 2 and len(card["relearn"]["rows"]) == 4
-    assert changed_parameters(tmp_path / "a", tmp_path / "a" / "relearned")
-    # the attack lowers the forget_test NLL it is meant to recover
-    relearn_curve = card["relearn"]["curve"]
-    assert relearn_curve[-1]["forget_test_nll"] < relearn_curve[0]["forget_test_nll"]
+    assert "relearn" not in card and not (tmp_path / "a" / "relearned").exists()
+    # relearning is an attack probe now (`pebench evaluate --probes relearn`), not an unlearning setting
+    assert main([*argv[:-6], "--out", str(tmp_path / "c"), "--set", "relearn_steps=2"]) == 2
+    assert "unknown key(s) relearn_steps" in capsys.readouterr().err and not (tmp_path / "c").exists()
 
 
 CALLS = {"count": 0}
@@ -414,7 +414,9 @@ def test_the_budget_is_passes_over_forget_train_and_validation_rows_are_training
     retain_train = load_split(data_dir, "person_forget05", "retain_train")
     held = {r["id"] for r in probes["retain_val"]}
     assert {r["id"] for r in probes["forget_val"]} <= set(forget["id"]) and held <= set(retain_train["id"])
-    assert len(retain) == len(retain_train) - 4 and not held & set(retain["id"])  # never trained on
+    assert set(retain["task"]) == set(forget["task"]) and not held & set(retain["id"])  # never trained on
+    _, every = validation_rows(data_dir, "person_forget05", 4, retain_tasks="all")
+    assert len(every) == len(retain_train) - 4 and len(set(every["task"])) > 1
 
 
 def test_rule_goal_nll_stops_at_the_goal_models_forget_level_and_needs_the_goal(capsys, data_dir, start_model,

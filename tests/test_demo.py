@@ -1,4 +1,5 @@
 """The one-command demo: stage caching, resumption after a kill, a second run, bad input."""
+import json
 import subprocess
 import sys
 import time
@@ -43,7 +44,10 @@ def test_unknown_names_exit_2_with_one_line(tmp_path, capsys, flag, value):
 @pytest.mark.slow
 def test_quick_demo_runs_every_stage_and_builds_the_board(tmp_path):
     out = tmp_path / "quick"
-    assert main(["demo", "--preset", "quick", "--out", str(out)]) == 0
+    assert main(["demo", "--preset", "quick", "--out", str(out), "--pretrain"]) == 0
+    base = json.loads((out / "models" / "base" / "pebench_pretrain.json").read_text())
+    finetuned = json.loads((out / "models" / "finetuned" / "pebench_train.json").read_text())
+    assert finetuned["model_kind"] == "base" and finetuned["base"]["fingerprint"] == base["fingerprint"]
     board = (out / "leaderboard" / "leaderboard.md").read_text()
     assert "0 refused" in board and "| goal" in board and "| ga" in board
     raw = (out / "table.md").read_text()  # raw PEBench cells, one row per model
@@ -73,7 +77,6 @@ def test_a_killed_demo_resumes_and_a_finished_one_reruns_in_seconds(tmp_path):
     resumed = subprocess.run(_demo(out), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "[skip] build data" in resumed.stderr and "[skip] train fine-tuned model" in resumed.stderr
-    assert "[skip] pretrain the base model" in resumed.stderr
     assert "[done] build the leaderboard" in resumed.stderr
     board = _folder_bytes(out / "leaderboard")
     assert "leaderboard.md" in board and "index.html" in board
@@ -88,7 +91,6 @@ def test_a_killed_demo_resumes_and_a_finished_one_reruns_in_seconds(tmp_path):
     assert _folder_bytes(out / "leaderboard") == board
     assert seconds < 30
     cards = [*out.glob("models/**/pebench_train.json"), *out.glob("models/**/unlearning.json"),
-             *out.glob("models/base/pebench_pretrain.json"),
              *out.glob("results/**/[!.]*.json")]  # hidden files are the demo's stage stamps
     assert len(cards) >= 6 and not [c for c in cards if str(tmp_path) in c.read_text()]  # no absolute paths
 

@@ -255,7 +255,7 @@ def test_markdown_escapes_table_breakers_and_html():
     md = RENDERERS.get("leaderboard.md")(fake_board(BOARD_SPEC))
     assert "Beta \\| \\*GD\\*" in md and "<script>" not in md and "bad&lt;b&gt;.json" in md
     table_lines = [line for line in md.splitlines() if line.startswith("| ")]
-    assert {line.count(" | ") for line in table_lines[:4]} == {len(METRICS) + 3}
+    assert {line.count(" | ") for line in table_lines[:4]} == {len(METRICS) + 6}  # + robust efficacy, overall, rank
 
 
 def test_csv_has_raw_and_normalized_values_and_defuses_formulas():

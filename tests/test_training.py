@@ -163,3 +163,42 @@ def test_loss_on_kept_answer_positions_equals_the_full_loss(tiny_goal, small_dat
         grads.append(vlm.model.get_input_embeddings().weight.grad.clone())
     assert torch.allclose(losses[0], losses[1], atol=1e-5)
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def defaults_20x8(tmp_path_factory):
+    """A 20 x 8 build with fine-tuned and goal `tiny` models trained with no training flags."""
+    import data_builders
+
+    root = tmp_path_factory.mktemp("d20x8")
+    data = data_builders.build(root / "data", people=20, events=8, image_size=32, seed=0)
+    for subset in ("full", "retain"):
+        assert main(["--threads", "1", "train", "--data", str(data), "--config", "person_forget05", "--subset",
+                     subset, "--model", "tiny", "--out", str(root / subset)]) == 0
+    return data, root / "full", root / "retain"
+
+
+@pytest.mark.slow
+def test_the_tiny_presets_defaults_learn_a_20_by_8_build(defaults_20x8):
+    """`pebench train --model tiny` with no training flags learns the data the preset is meant for."""
+    data, full, retain = defaults_20x8
+    finetuned, goal = (learnability(m, data, "person_forget05") for m in (full, retain))
+    print({"finetuned": finetuned, "goal": goal})
+    assert finetuned["retain_test/name_precision"] >= 80 and finetuned["forget_test/name_precision"] >= 80
+    assert goal["forget_test/name_precision"] <= 5
+
+
+@pytest.mark.slow
+def test_every_method_at_its_defaults_makes_the_model_forget_on_a_20_by_8_build(defaults_20x8, tmp_path):
+    from pebench.methods import METHODS
+
+    data, full, _ = defaults_20x8
+    before = learnability(full, data, "person_forget05", splits=("forget_train",))["forget_train/name_precision"]
+    after = {}
+    for method in METHODS.names():
+        assert main(["--threads", "1", "unlearn", "--data", str(data), "--config", "person_forget05", "--model",
+                     str(full), "--method", method, "--out", str(tmp_path / method)]) == 0
+        after[method] = learnability(tmp_path / method, data, "person_forget05",
+                                     splits=("forget_train",))["forget_train/name_precision"]
+    print({"finetuned": before, **after})
+    assert before >= 80 and all(value < before for value in after.values()), after

@@ -39,3 +39,28 @@ def has_references(group):
 def shown(metric, group):
     """What a table cell shows for a metric: its score against the board's references, else its raw value."""
     return metric["score"] if has_references(group) else metric["value"]
+
+
+def robust_shown(row, group):
+    """Robust efficacy as a table shows it: its score (raw value without references), or 'not run'."""
+    robust = row.get("robust_efficacy") or {}
+    value = robust.get("score") if has_references(group) else robust.get("value")
+    return "not run" if value is None else num(value, 2)
+
+
+def robust_rank(row):
+    return str(row["robust_rank"]) if row.get("robust_overall") is not None else "n/a"
+
+
+def probe_notes():
+    """(name, one sentence) for every registered probe, and the robust efficacy rule, for the page."""
+    from pebench.probes import PROBES
+
+    return [(name, probe.summary) for name, probe in PROBES.items()]
+
+
+ROBUST_NOTE = ("Robust efficacy = the efficacy score lowered by the largest recovery any attack probe achieves "
+               "(recovery: the share of the fine-tuned/goal gap the attack brings back beyond what it brings back "
+               "to the goal model); 'not run' when the entry lacks a probe the board's goal reference ran. "
+               "Robust overall = the overall score with robust efficacy in place of efficacy; robust rank orders "
+               "by it.")

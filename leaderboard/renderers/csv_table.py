@@ -25,6 +25,9 @@ def header(metrics):
         cols += [m, f"{m}_low", f"{m}_high", f"{m}_normalized", f"{m}_normalized_low",
                  f"{m}_normalized_high",
                  f"{m}_score", f"{m}_score_low", f"{m}_score_high"]
+    cols += ["robust_efficacy", "robust_efficacy_normalized", "robust_efficacy_score", "robust_efficacy_score_low",
+             "robust_efficacy_score_high", "robust_overall", "robust_overall_low", "robust_overall_high",
+             "robust_rank", "probes"]
     return cols + ["records", "link", "notes", "file"]
 
 
@@ -39,6 +42,12 @@ def line(group, row, metrics):
         s = row["metrics"][m]
         cells += [number(s["value"]), *map(number, _pair(s["ci95"])), number(s["normalized"]),
                   *map(number, _pair(s["normalized_ci95"])), number(s["score"]), *map(number, _pair(s["score_ci95"]))]
+    robust = row.get("robust_efficacy") or {}
+    cells += [number(robust.get("value")), number(robust.get("normalized")), number(robust.get("score")),
+              *map(number, _pair(robust.get("score_ci95"))), number(row.get("robust_overall")),
+              *map(number, _pair(row.get("robust_overall_ci95"))),
+              str(row["robust_rank"]) if row.get("robust_overall") is not None else "",
+              text(robust.get("reason") or "; ".join(f"{k}: {v}" for k, v in sorted((row.get("probes") or {}).items())))]
     return cells + [str(row["records"]), text(row["link"]), text(row["notes"]), text(row["file"])]
 
 

@@ -12,8 +12,9 @@ import hashlib
 from html import escape
 
 from leaderboard.renderers import RENDERERS
-from leaderboard.renderers._format import NO_REFERENCES, has_references, interval, label, num, printable, shown
-from leaderboard.renderers._scatter import scatter
+from leaderboard.renderers._format import (NO_REFERENCES, ROBUST_NOTE, has_references, interval, label, num, printable,
+                                           probe_notes, shown)
+from leaderboard.renderers._scatter import robust_scatter, scatter
 
 STYLE = """
 body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -108,10 +109,25 @@ def _row(order, row, metrics, group):
         s = row["metrics"][m]
         raw = f'raw {num(s["value"], 4)} {interval(s["ci95"], 4)}; normalized {num(s["normalized"], 3)}'
         cells.append(_num_td(shown(s, group), title=raw))
+    cells += _robust_tds(row, group)
     cells.append(f'<td class="text notes">{esc(row["notes"] or "")}</td>')
     if any("seeds" in r for r in group["rows"]):
         cells += _seed_tds(row)
     return f'<tr data-order="{order}">' + "".join(cells) + "</tr>"
+
+
+def _robust_tds(row, group):
+    robust = row.get("robust_efficacy") or {}
+    value = robust.get("score") if has_references(group) else robust.get("value")
+    probes = "; ".join(f"{k}: {v}" for k, v in sorted((row.get("probes") or {}).items())) or "no probe records"
+    if value is None:
+        efficacy = f'<td data-value="" title="{esc(robust.get("reason") or probes)}">not run</td>'
+    else:
+        worst = f"worst probe {robust['worst']}" if robust.get("worst") else "no probe recovered anything"
+        efficacy = _num_td(value, robust.get("score_ci95"), title=esc(f"{worst}; raw {num(robust.get('value'), 4)}"))
+    ranked = row.get("robust_overall") is not None
+    return [efficacy, _num_td(row.get("robust_overall"), row.get("robust_overall_ci95")),
+            f'<td data-value="{row["robust_rank"] if ranked else ""}">{row["robust_rank"] if ranked else "n/a"}</td>']
 
 
 def _seed_tds(row):
@@ -129,7 +145,9 @@ def _seed_tds(row):
 def table(group, metrics):
     heads = [_th("rank", "Rank", "number"), _th("name", "Entry", "text"), _th("method", "Method", "text"),
              _th("overall", "Overall", "number")]
-    heads += [_th(m, label(m), "number") for m in metrics] + [_th("notes", "Notes", "text")]
+    heads += [_th(m, label(m), "number") for m in metrics]
+    heads += [_th("robust_efficacy", "Robust efficacy", "number"), _th("robust_overall", "Robust overall", "number"),
+              _th("robust_rank", "Robust rank", "number"), _th("notes", "Notes", "text")]
     if any("seeds" in r for r in group["rows"]):
         heads += [_th("seeds", "Seeds", "number"), _th("overall_mean", "Overall mean ± std", "number"),
                   _th("setting", "Setting", "text")]
@@ -158,9 +176,12 @@ def render(board):
     for group in board["groups"]:
         body += [f'<h2>{esc(group["title"])}</h2>']
         body += [] if has_references(group) else [f'<p class="note">{esc(NO_REFERENCES)}</p>']
-        body += [f'<div class="group">{table(group, metrics)}\n{scatter(group)}</div>']
+        body += [f'<div class="group">{table(group, metrics)}\n{scatter(group)}\n{robust_scatter(group)}</div>']
     if not board["groups"]:
         body.append("<p>No verified entries yet.</p>")
+    items = "\n".join(f"<li><code>{esc(name)}</code>: {esc(summary)}</li>" for name, summary in probe_notes())
+    body.append(f'<h2>Attack probes: removal or suppression?</h2>\n<p class="note">{esc(ROBUST_NOTE)}</p>\n'
+                f'<ul class="probes">\n{items}\n</ul>')
     body.append(_refused(board["refused"]))
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'

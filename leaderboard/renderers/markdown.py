@@ -2,7 +2,8 @@
 import html
 
 from leaderboard.renderers import RENDERERS
-from leaderboard.renderers._format import NO_REFERENCES, has_references, interval, label, num, printable, shown
+from leaderboard.renderers._format import (NO_REFERENCES, ROBUST_NOTE, has_references, interval, label, num, printable,
+                                           probe_notes, robust_rank, robust_shown, shown)
 
 _MARKDOWN_SPECIAL = "\\`*_[]|#~!"
 
@@ -27,19 +28,25 @@ def render(board):
         lines += [f"## {group['title']}", ""] + ([] if has_references(group) else [NO_REFERENCES, ""])
         seeded = any("seeds" in row for row in group["rows"])
         header = ["Rank", "Entry", "Method", "Overall [95% CI]"] + [label(m) for m in metrics]
+        header += ["Robust efficacy", "Robust overall [95% CI]", "Robust rank"]
         header += SEED_COLUMNS if seeded else []
         lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * len(metrics)
+        lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * (len(metrics) + 3)
                                     + ([":---"] * len(SEED_COLUMNS) if seeded else [])) + "|")
         for row in group["rows"]:
             cells = [str(row["rank"]), entry_cell(row), cell(row["method"]),
                      f"{num(row['overall'])} {interval(row['overall_ci95'])}".strip()]
             cells += [num(shown(row["metrics"][m], group), 2) for m in metrics]
+            cells += [robust_shown(row, group),
+                      f"{num(row.get('robust_overall'))} {interval(row.get('robust_overall_ci95'))}".strip(),
+                      robust_rank(row)]
             cells += seed_cells(row, metrics) if seeded else []
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if not board["groups"]:
         lines += ["No verified entries yet.", ""]
+    lines += ["## Attack probes", "", ROBUST_NOTE, ""]
+    lines += [f"- `{name}`: {summary}" for name, summary in probe_notes()] + [""]  # our own sentences
     lines += _refused(board["refused"])
     return "\n".join(lines).rstrip("\n") + "\n"
 

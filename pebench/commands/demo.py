@@ -4,6 +4,7 @@ Every stage is an ordinary `pebench` sub-command run in this process. A stage wh
 with the same key (its arguments plus the dataset fingerprint) is skipped, so an interrupted run resumes
 where it stopped and a finished one re-runs in seconds.
 """
+import argparse
 import hashlib
 import json
 import resource
@@ -18,16 +19,20 @@ from pebench.stages import cached
 # Sizes per preset. `quick` proves every stage works in minutes; `demo` is the README's main job;
 # `full` is the PEBench-size protocol (200 people x 40 events, every target); 4 epochs are enough there
 # (2,116 steps: names learnt >= 93 %, README *Known limits*), the presets' default 20 would take ~6 h on CPU.
-# Every preset first pretrains its base on generic scenes (`pebench pretrain`; cached like every stage):
-# fine-tuned and goal models start from it, as PEBench's start from LLaVA.
+# `pretrain`: arguments of the `pebench pretrain` stage (a base with scene knowledge that fine-tuned and
+# goal models start from, as PEBench's start from LLaVA), or None to start from a random preset. Off for
+# `quick` and `demo`: at the sizes measured so far the tiny ViT does not yet learn object presence from it
+# (README, *Pretrained base*), so it would add minutes and no world knowledge; `--pretrain` turns it on.
+# Attack probes (`pebench.probes`): the cheap ones (no training) in `quick`, every one in `demo` and `full`.
 PRESETS = {
-    "quick": dict(people=12, events=6, model="tiny", configs=["person_forget05"], pretrain_args=["--scenes", "200"],
-                  train_args=[], unlearn_args=[], eval_args=["--bootstrap", "200"]),
-    "demo": dict(people=50, events=10, model="small", configs=["person_forget05"], pretrain_args=[],
-                 train_args=["--epochs", "12"], unlearn_args=[], eval_args=[]),
-    "full": dict(people=200, events=40, model="small", pretrain_args=[],
+    "quick": dict(people=12, events=6, model="tiny", configs=["person_forget05"], pretrain=None,
+                  train_args=[], unlearn_args=[], eval_args=["--bootstrap", "200", "--probes", "cheap"]),
+    "demo": dict(people=50, events=10, model="small", configs=["person_forget05"], pretrain=None,
+                 train_args=["--epochs", "12"], unlearn_args=[], eval_args=["--probes", "all"]),
+    "full": dict(people=200, events=40, model="small", pretrain=["--scenes", "3000", "--vision-epochs", "5",
+                                                                 "--epochs", "1"],
                  configs=["person_forget05", "event_forget05", "joint_forget05"], train_args=["--epochs", "4"],
-                 unlearn_args=[], eval_args=[]),
+                 unlearn_args=[], eval_args=["--probes", "all"]),
 }
 
 
@@ -38,6 +43,8 @@ def add_arguments(parser):
     parser.add_argument("--methods", help="comma-separated unlearning methods (default: every method)")
     parser.add_argument("--configs", help="comma-separated forget configs (default: the preset's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pretrain", action=argparse.BooleanOptionalAction, default=None,
+                        help="pretrain a base on generic scenes first (default: the preset's choice; on for full)")
 
 
 def run(args):
@@ -52,18 +59,20 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    def stage(name, argv, output):  # keyed by the data and the base: a new base re-runs every later stage
-        return _run_stage(pebench, name, argv, output, key=[*argv, _fingerprint(data), *_base_fingerprint(out)])
+    def stage(name, argv, output, extra=()):  # keyed by the data and the base: a new base re-runs every later stage
+        return _run_stage(pebench, name, argv, output,
+                          key=[*argv, _fingerprint(data), *_base_fingerprint(base), *extra])
 
     data = out / "data"
     build = ["build", "--out", str(data), "--people", str(preset["people"]), "--events", str(preset["events"]),
              "--seed", str(args.seed)]
     _run_stage(pebench, "build data", build, data, key=build)
-    base = args.model or str(out / "models" / "base")
-    if not args.model:  # a user's checkpoint is pretrained already
-        pretrain = ["pretrain", "--data", str(data), "--model", preset["model"], "--out", base, "--seed",
-                    str(args.seed), *preset["pretrain_args"]]
-        _run_stage(pebench, "pretrain the base model", pretrain, base, key=[*pretrain, _fingerprint(data)])
+    pretrain = preset["pretrain"] if args.pretrain is None else (preset["pretrain"] or []) if args.pretrain else None
+    base = args.model or (str(out / "models" / "base") if pretrain is not None else preset["model"])
+    if pretrain is not None and not args.model:  # a user's checkpoint is pretrained already
+        argv = ["pretrain", "--data", str(data), "--model", preset["model"], "--out", base, "--seed", str(args.seed),
+                *pretrain]
+        _run_stage(pebench, "pretrain the base model", argv, base, key=[*argv, _fingerprint(data)])
     finetuned = out / "models" / "finetuned"
     stage("train fine-tuned model", ["train", "--data", str(data), "--config", configs[0], "--subset", "full",
                                      "--model", base, "--out", str(finetuned), "--seed", str(args.seed),
@@ -92,14 +101,15 @@ def _run_config(stage, out, data, config, base, finetuned, methods, preset, seed
         stage(f"unlearn {method} ({config})", ["unlearn", "--data", str(data), "--config", config,
                                                "--model", str(finetuned), "--method", method,
                                                "--out", str(models[method]), "--seed", str(seed),
-                                               *preset["unlearn_args"]], models[method])
+                                               *preset["unlearn_args"]], models[method], extra=[_settings(method)])
     results = {}
     for name, model in models.items():
         results[name] = out / "results" / config / f"{name}.json"
         stage(f"evaluate {name} ({config})", ["evaluate", "--data", str(data), "--config", config,
                                              "--model", str(model), "--goal", str(goal), "--finetuned",
                                              str(finetuned), "--out", str(results[name]), "--quiet",
-                                             *preset["eval_args"]], results[name])
+                                             *preset["eval_args"]], results[name],
+              extra=[_sha256(card) for card in (*_cards(model), *_cards(goal), *_cards(finetuned))])
     return results
 
 
@@ -147,9 +157,21 @@ def _fingerprint(data):
     return fingerprint(data)
 
 
-def _base_fingerprint(out):
-    """[the base's fingerprint] when the run pretrained one, else []."""
-    card = Path(out, "models", "base", "pebench_pretrain.json")
+def _cards(model):
+    """A model folder's pebench cards: a re-made model (new card) re-runs its evaluation."""
+    return [card for card in sorted(Path(model).glob("*.json")) if card.name in ("pebench_train.json", "unlearning.json")]
+
+
+def _settings(method):
+    """The method's resolved settings (YAML and signature defaults): a changed default re-runs the method."""
+    from pebench.unlearning import settings_for
+
+    return json.loads(json.dumps(settings_for(method), sort_keys=True, default=str))
+
+
+def _base_fingerprint(base):
+    """[the base's fingerprint] when `base` is a pretrained pebench base, else []."""
+    card = Path(base, "pebench_pretrain.json")
     return [json.loads(card.read_text())["fingerprint"]] if card.is_file() else []
 
 

@@ -19,8 +19,6 @@ def add_arguments(parser):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyper-parameter or training setting (repeatable)")
     parser.add_argument("--hparams", metavar="FILE", help="flat YAML used instead of the method's config")
-    parser.add_argument("--relearn", type=int, default=None, metavar="N",
-                        help="after unlearning, run the relearning attack for N steps into OUT/relearned")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     parser.add_argument("--list", action="store_true", help="list the methods and exit")
@@ -56,8 +54,6 @@ def run(args):
     from pebench.unlearning import settings_for, unlearn
 
     overrides = parse_sets(args.set)
-    if args.relearn is not None:
-        overrides["relearn_steps"] = args.relearn
     if args.report_to is not None:
         overrides["report_to"] = args.report_to
     report_to = settings_for(args.method, args.hparams, overrides)["report_to"]

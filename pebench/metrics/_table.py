@@ -87,12 +87,16 @@ class Planned(NamedTuple):
     interval: bool
 
 
-def compute(result, refs):
-    """{name: {"value", "ci95"}} for every applicable cell whose records exist."""
+def compute(result, refs, placed=None, prefix=""):
+    """{name: {"value", "ci95"}} for every applicable cell whose records exist.
+
+    `placed`: (name, cell, block) to compute instead of every cell of the target (`placements`); `prefix`
+    goes before each name (an attack probe's cells: "relearn:generality").
+    """
     target = result["dataset"]["target"]
     records = Records(result["records"], refs)
     planned, units = {}, {}
-    for name, cell, block in placements(target):
+    for name, cell, block in placements(target) if placed is None else placed:
         groups = cell.measure(View(records, block, "" if name == cell.name else f"{block}_", result))
         if groups is None or any(len(g) == 0 for g in groups):
             continue
@@ -105,8 +109,8 @@ def compute(result, refs):
     for name, plan in sorted(planned.items()):
         value = float(plan.statistic(*[g[None] for g in plan.groups])[0])
         if np.isfinite(value):
-            ci = bootstrap(plan, resamples, seed, name) if plan.interval else None
-            out[name] = {"value": value, "ci95": ci}
+            ci = bootstrap(plan, resamples, seed, prefix + name) if plan.interval else None
+            out[prefix + name] = {"value": value, "ci95": ci}
     return out
 
 
