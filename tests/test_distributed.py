@@ -48,8 +48,8 @@ def test_torchrun_unlearns_on_two_ranks_and_lands_within_the_one_process_interva
         low, high = scored["one"]["ci95"][metric]
         if not low - 1e-9 <= value <= high + 1e-9:
             outside[metric] = (value, [low, high])
-    # Measured 2026-11-30 after main's pretrained base: scope 0.516 vs the 1-rank interval [0.539, 0.962]
-    # (every other cell inside; before that merge every cell was inside). The two runs are not the same
+    # Measured 2026-11-30 after merging main's probes: scope 0.516 vs the 1-rank interval [0.539, 0.962]
+    # (every other cell inside; in the two runs before that merge every cell was inside). The two runs are not the same
     # trajectory yet (open question: the rank-sharded batch order); scope is reported, not asserted.
     assert set(outside) <= {"scope"}, outside
 
