@@ -48,14 +48,25 @@ def candidates(folder):
 
 
 def check_entry(path, data_dir, fingerprint, max_bytes, tolerance, references=None):
-    """Load and verify one file; return (envelope, recomputed result) or raise Refused."""
+    """Load and verify one file; return (envelope, [recomputed result per seed]) or raise Refused.
+
+    An entry with `seeds` (a sweep's chosen setting) has every seed's result verified the same way; they
+    must score the same method on the same config.
+    """
     entry = entries.load_submission(path, max_bytes)
     config = (entry["result"].get("dataset") or {}).get("config") if isinstance(entry["result"], dict) else None
-    try:
-        fresh = verify.verify_result(entry["result"], data_dir, fingerprint, tolerance,
-                                     (references or {}).get(config))
-    except (KeyError, TypeError, ValueError, AttributeError) as err:  # shapes recompute cannot use
-        raise Refused(f"could not be verified: {type(err).__name__}: {err}") from None
+    fresh = []
+    for index, result in enumerate([entry["result"], *entry.get("seeds", [])]):
+        try:
+            fresh.append(verify.verify_result(result, data_dir, fingerprint, tolerance,
+                                              (references or {}).get(config)))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:  # shapes recompute cannot use
+            raise Refused(f"could not be verified: {type(err).__name__}: {err}") from None
+        except Refused as err:
+            raise Refused(f"seeds[{index - 1}]: {err}" if index else str(err)) from None
+    kinds = {(r["model"]["method"], r["dataset"]["config"]) for r in fresh}
+    if len(kinds) > 1:
+        raise Refused("its seeds' results score different methods or configs")
     return entry, fresh
 
 
@@ -123,6 +134,26 @@ def make_row(file_name, entry, result, references=True):
     }
 
 
+def seeded_row(file_name, entry, fresh, references=True):
+    """The row of an entry with one result per seed: the first seed's cells and intervals, plus the
+    seed count, the chosen setting, and mean and std (n - 1) over seeds of the overall score and of every
+    metric's raw value. A multi-seed entry is ranked by its mean overall score. A plain entry (no `seeds`,
+    no `setting`) gets the plain row.
+    """
+    rows = [make_row(file_name, entry, result, references) for result in fresh]
+    row = rows[0]
+    if "seeds" not in entry and "setting" not in entry:
+        return row  # a plain entry: its row (and the board's bytes) as before
+    row["seeds"] = len(rows)
+    row["setting"] = dict(sorted((entry.get("setting") or {}).items()))
+    row["spread"] = {"overall": scores.mean_std([r["overall"] for r in rows])}
+    for name in row["metrics"]:
+        row["spread"][name] = scores.mean_std([r["metrics"][name]["value"] for r in rows])
+    if len(rows) > 1:
+        row["overall"] = row["spread"]["overall"][0]
+    return row
+
+
 def group_rows(rows, references=None):
     """Split rows by (target, forget size) in `pebench.schema` order and rank each group.
 
@@ -155,8 +186,8 @@ def collect(submissions, data_dir, fingerprint, max_bytes, tolerance, references
         except Refused as err:
             refused.append({"file": shown, "reason": printable(str(err))})
             continue
-        complete = set(references.get(fresh["dataset"]["config"], {})) == {"goal", "finetuned"}
-        rows.append(make_row(shown, entry, fresh, references=complete))
+        complete = set(references.get(fresh[0]["dataset"]["config"], {})) == {"goal", "finetuned"}
+        rows.append(seeded_row(shown, entry, fresh, references=complete))
     return rows, refused
 
 

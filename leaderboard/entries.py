@@ -18,7 +18,9 @@ MAX_NAME = 80
 MAX_NOTES = 1000
 MAX_LINK = 500
 SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.json")
-ENVELOPE_KEYS = {"submission_version", "name", "link", "notes", "result"}
+ENVELOPE_KEYS = {"submission_version", "name", "link", "notes", "result", "seeds", "setting"}
+MAX_SEEDS = 20
+MAX_SETTING = 30
 
 
 class Refused(Exception):
@@ -152,6 +154,27 @@ def check_envelope(entry):
     check_notes(entry.get("notes"))
     if not isinstance(entry["result"], dict):
         raise Refused("'result' must be a JSON object (a result file from `pebench evaluate`)")
+    check_seeds(entry.get("seeds", []))
+    check_setting(entry.get("setting", {}))
+
+
+def check_seeds(seeds):
+    """Optional further results of the same method and setting, other seeds (`pebench sweep`); each is
+    verified like `result`, and the board shows the mean and std over all of them."""
+    if not isinstance(seeds, list) or len(seeds) > MAX_SEEDS or not all(isinstance(r, dict) for r in seeds):
+        raise Refused(f"'seeds' must be a list of at most {MAX_SEEDS} result objects")
+
+
+def check_setting(setting):
+    """Optional hyper-parameters a sweep chose: {key: number, string, bool or null}, shown on the board."""
+    if not isinstance(setting, dict) or len(setting) > MAX_SETTING:
+        raise Refused(f"'setting' must be an object of at most {MAX_SETTING} key: value pairs")
+    for key, value in setting.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", key):
+            raise Refused(f"setting key {key!r} is not a lower-case identifier")
+        if not (value is None or isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 80
+                                                                          and not _has_control(value))):
+            raise Refused(f"setting {key} must be a number, a short string, true/false or null")
 
 
 def load_submission(path, max_bytes=MAX_BYTES):

@@ -200,3 +200,13 @@ def robust_overall(scores, robust):
     swapped = dict(scores)
     swapped["efficacy"] = {**scores["efficacy"], "score": robust["score"], "score_ci95": robust["score_ci95"]}
     return overall(swapped)
+
+
+def mean_std(values):
+    """[mean, sample std (n - 1)] of the values that are not None; std None below two values."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return [None, None]
+    mean = math.fsum(values) / len(values)
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
+    return [mean, std]

@@ -25,17 +25,29 @@ def slug(text, limit=40):
     return "-".join(words)[:limit].strip("-") or "entry"
 
 
-def make_submission(result, name, link="", notes=""):
-    """The envelope for `result`; raises UserError on a bad name, link, notes or result."""
+def make_submission(result, name, link="", notes="", seeds=(), setting=None):
+    """The envelope for `result`; raises UserError on a bad name, link, notes or result.
+
+    `seeds`: results of the same method and setting with other seeds (a sweep's chosen setting); the
+    board verifies each and shows mean and std over all. `setting`: the hyper-parameters chosen.
+    """
     from pebench import results
 
     entry = {"submission_version": entries.SUBMISSION_VERSION, "name": name, "link": link or "",
              "notes": notes or "", "result": result}
+    if seeds:
+        entry["seeds"] = list(seeds)
+    if setting:
+        entry["setting"] = dict(setting)
     try:
         entries.check_envelope(entry)
     except Refused as err:
         raise UserError(str(err)) from None
-    results.validate(result)
+    for each in (result, *seeds):
+        results.validate(each)
+    kinds = {(r["model"]["method"], r["dataset"]["config"], r["dataset"]["fingerprint"]) for r in (result, *seeds)}
+    if len(kinds) > 1:
+        raise UserError("--seed-result files must score the same method on the same config and dataset")
     return entry
 
 
@@ -59,13 +71,14 @@ def read_result(path, max_bytes=entries.MAX_BYTES):
         raise UserError(f"result file {path} does not exist") from None
 
 
-def submit(result_path, name, out, link="", notes="", overwrite=False):
+def submit(result_path, name, out, link="", notes="", overwrite=False, seed_results=(), setting=None):
     """Write the submission file into folder `out` and return its path."""
     from pebench.io import atomic_write_json
 
     if not Path(result_path).exists():
         raise UserError(f"result file {result_path} does not exist")
-    entry = make_submission(read_result(result_path), name, link, notes)
+    entry = make_submission(read_result(result_path), name, link, notes,
+                            [read_result(p) for p in seed_results], setting)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
@@ -87,9 +100,16 @@ def add_arguments(parser):
     parser.add_argument("--notes", default="", help="optional notes (at most 1000 characters)")
     parser.add_argument("--out", required=True, help="submissions folder to write into")
     parser.add_argument("--overwrite", action="store_true", help="replace an identical existing submission")
+    parser.add_argument("--seed-result", action="append", default=[], metavar="RESULT",
+                        help="a result of the same method and setting with another seed (repeatable)")
+    parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                        help="a hyper-parameter of the entry's setting, shown on the board (repeatable)")
 
 
 def run(args):
-    path = submit(args.result, args.name, args.out, args.link, args.notes, args.overwrite)
+    from pebench.commands.unlearn import parse_sets
+
+    path = submit(args.result, args.name, args.out, args.link, args.notes, args.overwrite, args.seed_result,
+                  parse_sets(args.setting))
     print(path)
     return 0

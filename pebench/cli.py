@@ -23,6 +23,7 @@ COMMANDS = {
     "leaderboard": "leaderboard.build",
     "publish": "pebench.commands.publish",
     "demo": "pebench.commands.demo",
+    "sweep": "pebench.commands.sweep",
 }
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from pebench import data
+from pebench import data, distributed
 from pebench.errors import UserError
 from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME, record_splits, source_of
 
@@ -74,8 +74,10 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
         raise UserError(f"the goal result {goal} holds no records of probe(s) {', '.join(lacking)} with these "
                         "settings (their control): evaluate the goal model with the same --probes, or pass its folder")
     rows = load_splits(data_dir, config, limit)
-    records = score_model(model, rows, record_plan(config), FORGET_CONFIGS[config][0], batch_size, max_new_tokens,
-                          progress)
+    # Under torchrun each rank scores every W-th row of each split; the records are gathered in row order.
+    records = distributed.gather_records(
+        score_model(model, distributed.shard(rows), record_plan(config), FORGET_CONFIGS[config][0], batch_size,
+                    max_new_tokens, progress and distributed.is_main()), rows)
     result = {
         "schema_version": results.SCHEMA_VERSION, "pebench_version": _version(),
         "model": info,

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pebench
-from pebench import data
+from pebench import data, distributed
 from pebench.adapter import with_lora
 from pebench.cards import write_model_card
 from pebench.errors import UserError
@@ -58,8 +58,9 @@ def load_base(model, data_dir, work, seed):
 
     if model in tiny.PRESETS:
         base = Path(work, "base")
-        if not (base / "config.json").is_file():  # a resumed run keeps its first base model
-            tiny.create(data_dir, base, model, seed)
+        with distributed.main_process_first():  # the other ranks load the base the main one built
+            if not (base / "config.json").is_file():  # a resumed run keeps its first base model
+                tiny.create(data_dir, base, model, seed)
         return VLM.from_pretrained(base, dtype="float32"), "preset", model
     if Path(model, PRETRAIN_CARD).is_file():
         preset = check_base(model, data_dir)
@@ -218,8 +219,9 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
         check_base(model, data_dir)  # before any data is read: a wrong base is one line, nothing else
     rows = train_rows(data_dir, config, subset)
     work = Path(out).resolve().parent / f".{Path(out).name}.work"
-    if not resume and work.exists():
+    if not resume and work.exists() and distributed.is_main():
         shutil.rmtree(work)
+    distributed.wait()
     last = _last_checkpoint(work) if resume else None
     if resume and last is None:
         print(f"pebench train: no checkpoint in {work}; starting from scratch", file=sys.stderr)
@@ -236,10 +238,12 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
         "lora_rank": lora, "training": settings, "rows": len(rows), **facts,
         "dataset": {"fingerprint": data.fingerprint(data_dir)},  # the fingerprint names the data, not a path
         "resumed_from": last.name if last else None, "wall_time_s": round(time.time() - start, 2),
-        "versions": pebench.versions(),
+        "versions": pebench.versions(), "distributed": distributed.run_info(settings["batch_size"]),
     }
-    save_model(vlm, trained, out, CARD, card, overwrite)
-    shutil.rmtree(work, ignore_errors=True)
+    if distributed.is_main():  # one writer; the other ranks wait below
+        save_model(vlm, trained, out, CARD, card, overwrite)
+        shutil.rmtree(work, ignore_errors=True)
+    distributed.wait()
     return card
 
 

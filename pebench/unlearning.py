@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, set_seed
 
-from pebench import data
+from pebench import data, distributed
 from pebench.adapter import with_lora
 from pebench.cards import write_model_card
 from pebench.errors import UserError
@@ -130,11 +130,15 @@ def check_budget(train):
 
 
 def budget_steps(train, forget_rows):
-    """Optimiser steps of the budget: `steps` if set, else ceil(epochs x forget rows / rows per step)."""
+    """Optimiser steps of the budget: `steps` if set, else ceil(epochs x forget rows / rows per step).
+
+    Rows per step count every rank (`torchrun`): two processes at batch 4 take the steps one takes at 8.
+    """
     check_budget(train)
     if train["steps"] is not None:
         return train["steps"]
-    return max(1, math.ceil(train["epochs"] * forget_rows / (train["batch_size"] * train["grad_accum"])))
+    rows_per_step = distributed.effective_batch(train["batch_size"], train["grad_accum"])  # x world size
+    return max(1, math.ceil(train["epochs"] * forget_rows / rows_per_step))
 
 
 def split_settings(method, settings):
@@ -436,15 +440,19 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     card = {
         "method": method, "hparams": hparams, "training": train, "seed": seed,
         "budget": {"epochs": train["epochs"] if train["steps"] is None else None, "steps": steps,
-                   "rows_per_step": train["batch_size"] * train["grad_accum"], "forget_rows": len(forget)},
+                   "rows_per_step": distributed.effective_batch(train["batch_size"], train["grad_accum"]),
+                   "forget_rows": len(forget)},
         "selection": selection.record(rule, kept, goal_nll, steps),
         "steps": kept["step"], "stop": stop, "curve": curve.curve,
         "forget_rows": len(rows), "model": portable_path(model, out), "base": base_of(model_dir),
         "dataset": {"config": config, "fingerprint": data.fingerprint(data_dir)},
         "wall_time_s": round(time.time() - start, 3),
+        "distributed": distributed.run_info(train["batch_size"], train["grad_accum"]),
     }
-    with atomic_dir(out, overwrite) as tmp:
-        save(vlm, trained, tmp, card)
+    if distributed.is_main():  # one writer; the other ranks wait below
+        with atomic_dir(out, overwrite) as tmp:
+            save(vlm, trained, tmp, card)
+    distributed.wait()
     if stop["reason"] == "diverged":
         raise UserError(
             f"{method}: loss became {stop['loss']} at step {stop['at_step']}; kept the last good model "

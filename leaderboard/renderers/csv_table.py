@@ -51,13 +51,29 @@ def line(group, row, metrics):
     return cells + [str(row["records"]), text(row["link"]), text(row["notes"]), text(row["file"])]
 
 
+def seed_header(metrics):
+    """Columns only a board holding sweep entries has (`pebench sweep`: one entry per chosen setting)."""
+    return ["seeds", "overall_mean", "overall_std", *(c for m in metrics for c in (f"{m}_mean", f"{m}_std")),
+            "setting"]
+
+
+def seed_line(row, metrics):
+    if "seeds" not in row:
+        return ["1", *[""] * (2 + 2 * len(metrics)), ""]
+    spread = row["spread"]
+    values = [v for key in ("overall", *metrics) for v in spread[key]]
+    setting = ";".join(f"{k}={v}" for k, v in row["setting"].items())
+    return [str(row["seeds"]), *map(number, values), text(setting)]
+
+
 @RENDERERS.register("leaderboard.csv")
 def render(board):
     metrics = board["overall_metrics"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header(metrics))
+    seeded = any("seeds" in row for group in board["groups"] for row in group["rows"])
+    writer.writerow(header(metrics) + (seed_header(metrics) if seeded else []))
     for group in board["groups"]:
         for row in group["rows"]:
-            writer.writerow(line(group, row, metrics))
+            writer.writerow(line(group, row, metrics) + (seed_line(row, metrics) if seeded else []))
     return buf.getvalue()

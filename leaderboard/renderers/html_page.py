@@ -111,6 +111,8 @@ def _row(order, row, metrics, group):
         cells.append(_num_td(shown(s, group), title=raw))
     cells += _robust_tds(row, group)
     cells.append(f'<td class="text notes">{esc(row["notes"] or "")}</td>')
+    if any("seeds" in r for r in group["rows"]):
+        cells += _seed_tds(row)
     return f'<tr data-order="{order}">' + "".join(cells) + "</tr>"
 
 
@@ -128,12 +130,27 @@ def _robust_tds(row, group):
             f'<td data-value="{row["robust_rank"] if ranked else ""}">{row["robust_rank"] if ranked else "n/a"}</td>']
 
 
+def _seed_tds(row):
+    """A sweep's entry: seed count, overall mean ± std over seeds, the chosen setting (other cells: seed 1)."""
+    if "seeds" not in row:
+        return ['<td data-value="1">1</td>', '<td data-value=""></td>', '<td class="text"></td>']
+    mean, std = row["spread"]["overall"]
+    shown = num(mean, 3) + ("" if std is None else f" ± {num(std, 3)}")
+    setting = ", ".join(f"{k}={v}" for k, v in row["setting"].items())
+    return [f'<td data-value="{row["seeds"]}">{row["seeds"]}</td>',
+            f'<td data-value="{"" if mean is None else f"{mean:.9f}"}">{esc(shown)}</td>',
+            f'<td class="text">{esc(setting)}</td>']
+
+
 def table(group, metrics):
     heads = [_th("rank", "Rank", "number"), _th("name", "Entry", "text"), _th("method", "Method", "text"),
              _th("overall", "Overall", "number")]
     heads += [_th(m, label(m), "number") for m in metrics]
     heads += [_th("robust_efficacy", "Robust efficacy", "number"), _th("robust_overall", "Robust overall", "number"),
               _th("robust_rank", "Robust rank", "number"), _th("notes", "Notes", "text")]
+    if any("seeds" in r for r in group["rows"]):
+        heads += [_th("seeds", "Seeds", "number"), _th("overall_mean", "Overall mean ± std", "number"),
+                  _th("setting", "Setting", "text")]
     rows = [_row(i, row, metrics, group) for i, row in enumerate(group["rows"])]
     return (f'<table id="table-{group["key"]}"><thead><tr>{"".join(heads)}</tr></thead>\n<tbody>\n'
             + "\n".join(rows) + "\n</tbody></table>")

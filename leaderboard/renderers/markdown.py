@@ -26,10 +26,13 @@ def render(board):
     lines = [f"# {board['title']}", "", _dataset_line(board), "", _SCORE_NOTE, ""]
     for group in board["groups"]:
         lines += [f"## {group['title']}", ""] + ([] if has_references(group) else [NO_REFERENCES, ""])
+        seeded = any("seeds" in row for row in group["rows"])
         header = ["Rank", "Entry", "Method", "Overall [95% CI]"] + [label(m) for m in metrics]
         header += ["Robust efficacy", "Robust overall [95% CI]", "Robust rank"]
+        header += SEED_COLUMNS if seeded else []
         lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * (len(metrics) + 3)) + "|")
+        lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * (len(metrics) + 3)
+                                    + ([":---"] * len(SEED_COLUMNS) if seeded else [])) + "|")
         for row in group["rows"]:
             cells = [str(row["rank"]), entry_cell(row), cell(row["method"]),
                      f"{num(row['overall'])} {interval(row['overall_ci95'])}".strip()]
@@ -37,6 +40,7 @@ def render(board):
             cells += [robust_shown(row, group),
                       f"{num(row.get('robust_overall'))} {interval(row.get('robust_overall_ci95'))}".strip(),
                       robust_rank(row)]
+            cells += seed_cells(row, metrics) if seeded else []
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if not board["groups"]:
@@ -45,6 +49,29 @@ def render(board):
     lines += [f"- `{name}`: {summary}" for name, summary in probe_notes()] + [""]  # our own sentences
     lines += _refused(board["refused"])
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+SEED_COLUMNS = ["Seeds", "Overall mean ± std", "Raw mean ± std over seeds", "Setting"]
+
+
+def seed_cells(row, metrics):
+    """A sweep's entry (`pebench sweep`): seed count, mean ± std over seeds, and the chosen setting.
+
+    The other cells of the row are its first seed's (with that seed's bootstrap interval).
+    """
+    if "seeds" not in row:
+        return ["1", "", "", ""]
+    spread = row["spread"]
+    raw = "; ".join(f"{label(m)} {mean_std(spread[m])}" for m in metrics if spread[m][0] is not None)
+    setting = ", ".join(f"{k}={v}" for k, v in row["setting"].items())
+    return [str(row["seeds"]), mean_std(spread["overall"], 3), cell(raw), cell(setting)]
+
+
+def mean_std(pair, digits=2):
+    mean, std = pair
+    if mean is None:
+        return "n/a"
+    return f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
 
 
 def _dataset_line(board):

@@ -9,13 +9,12 @@ import hashlib
 import json
 import resource
 import shutil
-import sys
 import time
 from pathlib import Path
 
 from pebench.errors import UserError
-from pebench.io import atomic_write_text
 from pebench.schema import FORGET_CONFIGS
+from pebench.stages import cached
 
 # Sizes per preset. `quick` proves every stage works in minutes; `demo` is the README's main job;
 # `full` is the PEBench-size protocol (200 people x 40 events, every target); 4 epochs are enough there
@@ -35,7 +34,6 @@ PRESETS = {
                  configs=["person_forget05", "event_forget05", "joint_forget05"], train_args=["--epochs", "4"],
                  unlearn_args=[], eval_args=["--probes", "all"]),
 }
-STAMP = ".stage.json"
 
 
 def add_arguments(parser):
@@ -122,23 +120,8 @@ def _run_stage(pebench, name, argv, output, key):
 
 
 def _cached(name, output, key, work):
-    """Call `work()` (it returns an exit code) unless `output` exists beside a stamp with the same key.
-
-    The stamp is written only after the stage succeeded, so an interrupted stage runs again; a stale
-    output (other key) is replaced by the stage itself.
-    """
-    output = Path(output)
-    stamp = output.parent / f".{output.name}{STAMP}"
-    if stamp.exists() and json.loads(stamp.read_text()) == key and output.exists():
-        print(f"[skip] {name}: {output} is up to date", file=sys.stderr)
-        return
-    print(f"[run]  {name}", file=sys.stderr, flush=True)
-    t0 = time.perf_counter()
-    code = work()
-    if code:
-        raise UserError(f"stage '{name}' failed (exit {code}); run the same command again to resume")
-    atomic_write_text(stamp, json.dumps(key))
-    print(f"[done] {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    """See `pebench.stages.cached` (the demo's stages and the sweep's jobs share it)."""
+    cached(name, output, key, work)
 
 
 def _board(pebench, out, data, results):

@@ -63,10 +63,18 @@ def run(args):
     if args.bootstrap < 0 or (args.limit is not None and args.limit < 1):
         raise UserError("--bootstrap must be >= 0 and --limit >= 1")
     names, overrides = probe_choice(args, args.config)
+    from pebench import distributed
+
+    if names and distributed.world_size() > 1:
+        raise UserError("attack probes run in one process: evaluate with --probes without torchrun")
     result = evaluate(args.data, args.config, args.model, goal=args.goal, finetuned=args.finetuned,
                       batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, seed=args.seed,
                       judge=args.judge, limit=args.limit, bootstrap=args.bootstrap, cache_dir=args.cache_dir,
                       progress=not args.quiet, probes=names, probe_settings=overrides)
+    if not distributed.is_main():  # under torchrun every rank holds the gathered result; one writes it
+        distributed.wait()
+        return 0
     atomic_write_json(args.out, result)
     shown = ", ".join(f"{k} {v:.4g}" for k, v in headline(result).items() if v is not None)
     print(f"{result['model']['id']} on {args.config}: {shown} -> {args.out}")
+    distributed.wait()
