@@ -49,15 +49,16 @@ def record(rule, point, goal_nll, budget_steps):
 def score(cards):
     """(forgot, -retain_val NLL, forget_val NLL) averaged over seeds: larger is a better setting.
 
-    A setting *forgot* when its mean forget_val NLL reaches the goal model's (or, without a goal NLL, it
-    is at least the fine-tuned model's start of the curve); among those that forgot, the one that kept
-    retain_val likeliest wins; when none forgot, the one that came closest.
+    A setting *forgot* when its mean forget_val NLL reaches the goal model's (pass `--goal` to `pebench
+    unlearn`, as `pebench sweep` does; without it, when it doubled the fine-tuned model's start of the
+    curve, a weak stand-in: any rise would let the gentlest setting win); among those that forgot, the
+    one that kept retain_val likeliest wins; when none forgot, the one that came closest.
     """
     selections = [card["selection"] for card in cards]
     forget = _mean(s["forget_val_nll"] for s in selections)
     retain = _mean(s["retain_val_nll"] for s in selections)
     goals = [s["goal_forget_val_nll"] for s in selections if s.get("goal_forget_val_nll") is not None]
-    target = _mean(goals) if goals else _mean(card["curve"][0]["forget_val_nll"] for card in cards)
+    target = _mean(goals) if goals else 2 * _mean(card["curve"][0]["forget_val_nll"] for card in cards)
     forgot = forget >= target
     return (forgot, -retain if forgot else forget, forget)
 

@@ -175,7 +175,7 @@ def grid_jobs(grid, out):
             name = f"{method}-{setting_id(setting)}-seed{seed}"
             model, result = Path(out, "models", config, name), Path(out, "results", config, f"{name}.json")
             sets = [f"--set={k}={_fmt(v)}" for k, v in {**grid["set"], **_select(grid), **setting}.items()]
-            goal_flag = ["--goal", goal] if grid.get("select") == "goal_nll" else []
+            goal_flag = ["--goal", goal]  # the goal's forget_val NLL is what `selection.choose` compares to
             unlearn = ["unlearn", "--data", data, "--config", config, "--model", grid["finetuned"], "--method", method,
                        "--out", str(model), "--seed", str(seed), *sets, *goal_flag]
             evaluate = ["evaluate", "--data", data, "--config", config, "--model", str(model), "--goal",

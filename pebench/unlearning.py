@@ -422,7 +422,8 @@ def unlearn(data_dir, config, model, method, out, overrides=None, hparams_file=N
     probes, retain = validation_rows(data_dir, config, train["probe_size"], train["retain_tasks"])
     if "retain" in needs and not retain:
         raise UserError(f"method {method!r} needs retain data, but config {config!r} has no retain_train rows")
-    goal_nll = goal_forget_nll(goal, probes, train["batch_size"]) if rule == "goal_nll" else None
+    # the goal's forget_val NLL: what rule goal_nll waits for, and what `selection.choose` compares settings to
+    goal_nll = goal_forget_nll(goal, probes, train["batch_size"]) if goal is not None or rule == "goal_nll" else None
     from pebench.adapter import VLM
 
     set_seed(seed)
