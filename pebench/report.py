@@ -34,6 +34,7 @@ def write_table(out, configs):
              "`unlearning.json`.", ""]
     for config in configs:
         parts += _config_table(Path(out), config)
+        parts += _probe_table(Path(out), config)
     atomic_write_text(Path(out) / "table.md", "\n".join(parts) + "\n")
     return Path(out) / "table.md"
 
@@ -43,7 +44,7 @@ def _config_table(out, config):
     # Hidden files are `pebench demo`'s stage stamps, not results.
     names = sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith(".") and p.stem not in REFERENCES)
     columns = table_columns(FORGET_CONFIGS[config][0])
-    header = ["Method", *(label for _, label in columns), "Unlearn time (s)"]
+    header = ["Method", *(label for _, label in columns), "Kept step (rule)", "Unlearn time (s)"]
     lines = [f"## {config}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in ("finetuned", *names, "goal"):
         path = folder / f"{name}.json"
@@ -55,10 +56,36 @@ def _config_table(out, config):
 def _row(out, config, name, result, columns):
     label = REFERENCES.get(name, name.upper().replace("_KL", " (KL+BGD)"))
     cells = [_fmt(result["aggregates"].get(key)) for key, _ in columns]
+    chosen = result.get("model", {}).get("selection")
+    cells.append(f"{chosen['step']} of {chosen['budget_steps']} ({chosen['rule']})" if chosen else "")
     card = out / "models" / config / name / "unlearning.json"
     cells.append(f"{json.loads(card.read_text())['wall_time_s']:.1f}" if card.is_file() else "")
     return "| " + " | ".join([label, *cells]) + " |"
 
 
+def _probe_table(out, config):
+    """Per model, each attack probe's recovery [95 % CI] (`pebench.probes`): 0 = the attack brings back no
+    more than it teaches the goal model, 1 = everything the fine-tuned model knew. Empty without probes."""
+    folder = out / "results" / config
+    results = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if not p.name.startswith(".")}
+    probes = sorted({k.split(":")[0] for r in results.values() for k in r["aggregates"] if k.endswith(":recovery")})
+    if not probes:
+        return []
+    lines = [f"### {config}: recovery under attack [95 % CI]", "",
+             "| Method | " + " | ".join(probes) + " |", "|" + "---|" * (len(probes) + 1)]
+    for name in ("finetuned", *sorted(set(results) - set(REFERENCES)), "goal"):
+        if name in results:
+            lines.append(_probe_row(name, results[name], probes))
+    return lines + [""]
+
+
+def _probe_row(name, result, probes):
+    cells = []
+    for probe in probes:
+        value, ci = result["aggregates"].get(f"{probe}:recovery"), result.get("ci95", {}).get(f"{probe}:recovery")
+        cells.append("not run" if value is None else _fmt(value) + (f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""))
+    return "| " + " | ".join([REFERENCES.get(name, name.upper()), *cells]) + " |"
+
+
 def _fmt(value):
-    return "" if value is None else f"{value:.2f}"
+    return "" if value is None else f"{value:.2f}".replace("-0.00", "0.00")

@@ -383,7 +383,9 @@ def test_the_reproduction_table_is_read_from_the_result_files(tmp_path):
     def result(config, name, efficacy, folder="results"):
         path = tmp_path / folder / config / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"aggregates": {"efficacy": efficacy, "generality": efficacy / 2, "retain": 1.5}}))
+        chosen = {"rule": "goal_nll", "step": 10, "budget_steps": 12} if name == "ga" else None
+        path.write_text(json.dumps({"aggregates": {"efficacy": efficacy, "generality": efficacy / 2, "retain": 1.5},
+                                    "model": {"selection": chosen}}))
 
     for name, efficacy in (("finetuned", 0.0), ("goal", 100.0), ("ga", 97.25), ("gd", 41.0)):
         result("person_forget05", name, efficacy)
@@ -395,7 +397,7 @@ def test_the_reproduction_table_is_read_from_the_result_files(tmp_path):
     lines = write_table(tmp_path, ["person_forget05"]).read_text().splitlines()
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| Method")]
     assert [r.split("|")[1].strip() for r in rows] == ["Finetune", "GA", "GD", "Goal"]
-    assert rows[1] == "| GA | 97.25 | 48.62 | 1.50 |  |  | 3.2 |"
+    assert rows[1] == "| GA | 97.25 | 48.62 | 1.50 |  |  | 10 of 12 (goal_nll) | 3.2 |"
     assert rows[2].startswith("| GD | 41.00 | 20.50 | 1.50 |")
 
 
