@@ -130,8 +130,15 @@ def make_row(file_name, entry, result, references=True):
         "config": result["dataset"]["config"], "records": len(result["records"]),
         "overall": point, "overall_ci95": ci, "metrics": metric,
         "robust_efficacy": robust, "robust_overall": robust_point, "robust_overall_ci95": robust_ci,
-        "probes": state(result),
+        "probes": state(result), "selection": _selection(result["model"].get("selection")),
     }
+
+
+def _selection(chosen):
+    """"rule, step S of B" as the submitter's card declared it (shown, not verifiable), or ""."""
+    if not isinstance(chosen, dict) or not {"rule", "step", "budget_steps"} <= set(chosen):
+        return ""
+    return f"{chosen['rule']}, step {chosen['step']} of {chosen['budget_steps']}"
 
 
 def seeded_row(file_name, entry, fresh, references=True):

@@ -576,3 +576,16 @@ def test_a_board_without_references_says_so_and_shows_raw_values(real, tmp_path)
     assert all(r["overall"] is None and r["metrics"]["efficacy"]["normalized"] is None for r in group["rows"])
     page = (tmp_path / "raw" / "leaderboard.md").read_text()
     assert NO_REFERENCES in page and f"{real['good']['aggregates']['retain']:.2f}" in page
+
+
+def test_the_board_shows_the_declared_selection_rule_and_step_and_ignores_malformed_ones():
+    from leaderboard.build import _selection
+    from leaderboard.renderers._format import method_text
+    from leaderboard.renderers.markdown import cell
+
+    shown = _selection({"rule": "goal_nll", "step": 7, "budget_steps": 40, "epochs": 20.0})
+    assert shown == "goal_nll, step 7 of 40"
+    assert method_text({"method": "po", "selection": shown}) == "po (goal_nll, step 7 of 40)"
+    assert _selection("best step") == _selection({"rule": "budget"}) == _selection(None) == ""
+    hostile = _selection({"rule": "<script>|x", "step": 1, "budget_steps": 1})
+    assert "<script>" not in cell(method_text({"method": "ga", "selection": hostile}))

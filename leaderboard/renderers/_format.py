@@ -64,3 +64,8 @@ ROBUST_NOTE = ("Robust efficacy = the efficacy score lowered by the largest reco
                "to the goal model); 'not run' when the entry lacks a probe the board's goal reference ran. "
                "Robust overall = the overall score with robust efficacy in place of efficacy; robust rank orders "
                "by it.")
+
+
+def method_text(row):
+    """The method with its declared selection ("po (budget, step 40 of 40)")."""
+    return f"{row['method']} ({row['selection']})" if row.get("selection") else row["method"]

@@ -3,7 +3,7 @@ import csv
 import io
 
 from leaderboard.renderers import RENDERERS
-from leaderboard.renderers._format import printable
+from leaderboard.renderers._format import method_text, printable
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,7 +36,7 @@ def _pair(ci):
 
 
 def line(group, row, metrics):
-    cells = [group["target"], str(group["forget"]), str(row["rank"]), text(row["name"]), text(row["method"]),
+    cells = [group["target"], str(group["forget"]), str(row["rank"]), text(row["name"]), text(method_text(row)),
              text(row["model"]), row["config"], number(row["overall"]), *map(number, _pair(row["overall_ci95"]))]
     for m in metrics:
         s = row["metrics"][m]

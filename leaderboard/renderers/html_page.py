@@ -12,7 +12,7 @@ import hashlib
 from html import escape
 
 from leaderboard.renderers import RENDERERS
-from leaderboard.renderers._format import (NO_REFERENCES, ROBUST_NOTE, has_references, interval, label, num, printable,
+from leaderboard.renderers._format import (method_text, NO_REFERENCES, ROBUST_NOTE, has_references, interval, label, num, printable,
                                            probe_notes, shown)
 from leaderboard.renderers._scatter import robust_scatter, scatter
 
@@ -104,7 +104,7 @@ def _entry_td(row):
 
 def _row(order, row, metrics, group):
     cells = [f'<td data-value="{row["rank"]}">{row["rank"]}</td>', _entry_td(row),
-             f'<td class="text">{esc(row["method"])}</td>', _num_td(row["overall"], row["overall_ci95"])]
+             f'<td class="text">{esc(method_text(row))}</td>', _num_td(row["overall"], row["overall_ci95"])]
     for m in metrics:
         s = row["metrics"][m]
         raw = f'raw {num(s["value"], 4)} {interval(s["ci95"], 4)}; normalized {num(s["normalized"], 3)}'

@@ -2,7 +2,7 @@
 import html
 
 from leaderboard.renderers import RENDERERS
-from leaderboard.renderers._format import (NO_REFERENCES, ROBUST_NOTE, has_references, interval, label, num, printable,
+from leaderboard.renderers._format import (method_text, NO_REFERENCES, ROBUST_NOTE, has_references, interval, label, num, printable,
                                            probe_notes, robust_rank, robust_shown, shown)
 
 _MARKDOWN_SPECIAL = "\\`*_[]|#~!"
@@ -34,7 +34,7 @@ def render(board):
         lines.append("|" + "|".join(["---:", ":---", ":---", "---:"] + ["---:"] * (len(metrics) + 3)
                                     + ([":---"] * len(SEED_COLUMNS) if seeded else [])) + "|")
         for row in group["rows"]:
-            cells = [str(row["rank"]), entry_cell(row), cell(row["method"]),
+            cells = [str(row["rank"]), entry_cell(row), cell(method_text(row)),
                      f"{num(row['overall'])} {interval(row['overall_ci95'])}".strip()]
             cells += [num(shown(row["metrics"][m], group), 2) for m in metrics]
             cells += [robust_shown(row, group),
