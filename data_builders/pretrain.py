@@ -48,7 +48,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     from transformers import set_seed
 
     import pebench
-    from data_builders.scenes import CORPUS_VERSION, scene_rows
+    from data_builders.scenes import CORPUS_VERSION, POOL, corpus_pool, scene_rows
     from pebench import data, schema, tiny
     from pebench.adapter import VLM
     from pebench.errors import UserError
@@ -63,6 +63,8 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
                                                       vision_epochs=vision_epochs).items() if v is not None}}
     if not isinstance(size["scenes"], int) or size["scenes"] < 1:
         raise UserError(f"scenes must be a positive integer, got {size['scenes']}")
+    if not size["vision_epochs"] >= 0:
+        raise UserError(f"vision epochs must be 0 (skip the stage) or more, got {size['vision_epochs']}")
     settings = {**_train_defaults(preset), "epochs": size["epochs"], "lr": size["lr"]}
     check_settings(settings)
     people = data.load_split(data_dir, "people", "train")
@@ -81,7 +83,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     trained, facts = fit_rows(vlm, corpus, settings, work, seed, progress=progress)
     card = {"id": f"pebench-{preset}-base-s{seed}", "preset": preset, "seed": seed,
             "corpus": {"version": CORPUS_VERSION, "scenes": size["scenes"], "rows": len(rows),
-                       "release_people": 0},
+                       "pool_dropped_as_release_lookalikes": corpus_pool(POOL, seed, release)[1]},
             "dataset": {"fingerprint": data.fingerprint(data_dir)}, "vision_stage": tagging, "training": settings,
             **facts,
             "wall_time_s": round(time.time() - start, 2), "versions": pebench.versions()}

@@ -22,7 +22,10 @@ CORPUS_VERSION = "1"
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
-def scene_rows(count, image_size=64, seed=0, renderer="procedural", people=40, release=()):
+POOL = 40  # people drawn for the corpus (before look-alikes of the release are dropped)
+
+
+def scene_rows(count, image_size=64, seed=0, renderer="procedural", people=POOL, release=()):
     """`count` scenes x 4 QA rows (present object, absent object, object list, object count), seeded.
 
     Args:
@@ -30,7 +33,7 @@ def scene_rows(count, image_size=64, seed=0, renderer="procedural", people=40, r
         release: the release's people ({"name", "attributes"}); a pool person with a release person's
             name or look is dropped, so no release identity is ever seen in pretraining.
     """
-    pool = [p for p in make_people(people, seeded(seed, "pretrain-people"))[0] if not _in_release(p, release)]
+    pool, _ = corpus_pool(people, seed, release)
     render = RENDERERS.get(renderer)
     rows = []
     for index in range(count):
@@ -41,6 +44,13 @@ def scene_rows(count, image_size=64, seed=0, renderer="procedural", people=40, r
         image.save(buffer, format="PNG", compress_level=1)
         rows += _rows(index, {"bytes": buffer.getvalue(), "path": None}, scene, shown, rng)
     return rows
+
+
+def corpus_pool(people, seed, release):
+    """(the corpus's person pool, how many drawn people were dropped for a release name or look)."""
+    drawn = make_people(people, seeded(seed, "pretrain-people"))[0]
+    pool = [p for p in drawn if not _in_release(p, release)]
+    return pool, len(drawn) - len(pool)
 
 
 def _in_release(person, release):

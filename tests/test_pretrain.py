@@ -42,7 +42,7 @@ def test_a_base_records_its_id_and_fingerprint_and_is_the_same_bytes_twice(base,
 
     card = json.loads((base / PRETRAIN_CARD).read_text())
     assert card["id"] == "pebench-tiny-base-s0" and card["fingerprint"] == weights_fingerprint(base)
-    assert card["corpus"]["rows"] == 96 and card["corpus"]["release_people"] == 0
+    assert card["corpus"]["rows"] == 96 and card["corpus"]["pool_dropped_as_release_lookalikes"] >= 0
     assert main(["pretrain", "--data", str(small_data), "--out", str(tmp_path / "again"), *QUICK]) == 0
     assert (tmp_path / "again" / "model.safetensors").read_bytes() == (base / "model.safetensors").read_bytes()
 
@@ -92,6 +92,7 @@ def test_a_base_for_another_dataset_or_with_changed_weights_is_refused(capsys, b
 
 @pytest.mark.parametrize("extra, message", [(["--scenes", "0"], "scenes must be a positive integer"),
                                             (["--epochs", "0"], "epochs must be positive"),
+                                            (["--vision-epochs", "-1"], "vision epochs must be 0"),
                                             (["--model", "huge"], "unknown preset 'huge' to pretrain")])
 def test_bad_pretraining_settings_are_one_line(capsys, small_data, tmp_path, extra, message):
     _one_line(capsys, ["pretrain", "--data", str(small_data), "--out", str(tmp_path / "b"), *QUICK, *extra], message)
