@@ -53,7 +53,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     from pebench.adapter import VLM
     from pebench.errors import UserError
     from pebench.io import atomic_dir, atomic_write_json, check_output_dir
-    from pebench.training import PRETRAIN_CARD, check_settings, fit_rows, weights_fingerprint
+    from pebench.training import DEFAULTS, PRETRAIN_CARD, check_settings, fit_rows, weights_fingerprint
 
     if preset not in SIZES:
         raise UserError(f"unknown preset {preset!r} to pretrain; choose from: {', '.join(SIZES)}")
@@ -65,7 +65,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
         raise UserError(f"scenes must be a positive integer, got {size['scenes']}")
     if not size["vision_epochs"] >= 0:
         raise UserError(f"vision epochs must be 0 (skip the stage) or more, got {size['vision_epochs']}")
-    settings = {**_train_defaults(preset), "epochs": size["epochs"], "lr": size["lr"]}
+    settings = {**DEFAULTS[preset], "epochs": size["epochs"], "lr": size["lr"]}
     check_settings(settings)
     people = data.load_split(data_dir, "people", "train")
     release = [{"name": n, "attributes": json.loads(a)} for n, a in zip(people["name"], people["attributes"])]
@@ -153,12 +153,6 @@ def _listed(answer):
     names = [part.split(" ", 1)[1] for part in body.split(", ")]
     assert all(name in OBJECTS for name in names), names
     return names
-
-
-def _train_defaults(preset):
-    from pebench.training import DEFAULTS
-
-    return dict(DEFAULTS[preset])
 
 
 def _texts(rows):

@@ -62,8 +62,8 @@ def load_base(model, data_dir, work, seed):
             if not (base / "config.json").is_file():  # a resumed run keeps its first base model
                 tiny.create(data_dir, base, model, seed)
         return VLM.from_pretrained(base, dtype="float32"), "preset", model
-    if Path(model, PRETRAIN_CARD).is_file():
-        preset = check_base(model, data_dir)
+    if Path(model, PRETRAIN_CARD).is_file():  # `train` checked it (`check_base`) before reading any data
+        preset = json.loads(Path(model, PRETRAIN_CARD).read_text())["preset"]
         return VLM.from_pretrained(model, dtype="float32"), "base", preset
     return VLM.from_pretrained(model, dtype="float32"), "checkpoint", "checkpoint"
 
