@@ -6,6 +6,7 @@ A worker that dies (killed, out of memory, a lost node) loses nothing: its job's
 temporary path and renamed, and the job is run again (up to `retries` times). A job that *fails* (exit
 code 2: bad settings, a diverged run) is not retried; it is reported and left out of the selection.
 """
+import contextlib
 import os
 import socket
 import sys
@@ -21,36 +22,58 @@ def threads_per_job(workers, cores=None):
 
 def run_jobs(jobs, executor="local", workers=1, address=None, retries=2, cores=None):
     """Run every job; returns {job name: None (done) or the reason it failed}."""
+    with pool(executor, workers, address, retries, cores) as run:
+        return run(jobs)
+
+
+@contextlib.contextmanager
+def pool(executor="local", workers=1, address=None, retries=2, cores=None):
+    """Workers kept for several batches of jobs: `with pool(...) as run: run(first); run(second)`.
+
+    A sweep runs its reference scoring, then its grid (which reads those scores): one pool serves both,
+    so each worker starts and imports torch once per sweep, not once per batch.
+    """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; choose from: {', '.join(EXECUTORS)}")
     if workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
-    if not jobs:
-        return {}
     threads = threads_per_job(workers, cores)
-    run = _local if executor == "local" else _ray
-    return run(jobs, workers, threads, retries, address)
+    if executor == "ray":
+        if not _import_ray().is_initialized():
+            connect(address, workers, threads)
+        try:
+            yield lambda jobs: _ray(jobs, threads, retries) if jobs else {}
+        finally:
+            disconnect()
+        return
+    local = _LocalPool(workers, threads, retries)
+    try:
+        yield local.run
+    finally:
+        local.close()
 
 
 # -------------------------------------------------------------------------------------------- local
-def _local(jobs, workers, threads, retries, address=None):
-    """A pool of `workers` fresh processes (spawned, not forked: no torch state is shared).
+class _LocalPool:
+    """`workers` fresh processes (spawned, not forked: no torch state is shared), started on first use.
 
     A killed worker breaks the whole pool (`BrokenProcessPool`): every unfinished job is put back and a
     new pool started; a job is given up only after it was running in `retries + 1` broken pools.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
 
-    from pebench.sweep import run_job
+    def __init__(self, workers, threads, retries):
+        self.workers, self.threads, self.retries, self.executor = workers, threads, retries, None
 
-    outcome, tries, pending = {}, {}, list(jobs)
-    context = multiprocessing.get_context("spawn")
-    while pending:
-        broken = []
-        with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context) as pool:
-            futures = {pool.submit(run_job, job, threads): job for job in pending}
+    def run(self, jobs):
+        from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        from pebench.sweep import run_job
+
+        outcome, tries, pending = {}, {}, list(jobs)
+        while pending:
+            broken = []
+            futures = {self._executor().submit(run_job, job, self.threads): job for job in pending}
             for future in as_completed(futures):
                 job = futures[future]
                 try:
@@ -60,27 +83,47 @@ def _local(jobs, workers, threads, retries, address=None):
                     broken.append(job)
                 except Exception as err:  # a stage failed inside the worker: reported, not retried
                     outcome[job["name"]] = f"{type(err).__name__}: {err}"
-        pending = []
-        for job in broken:
-            tries[job["name"]] = tries.get(job["name"], 0) + 1
-            if tries[job["name"]] > retries:
-                outcome[job["name"]] = f"its worker died {tries[job['name']]} times"
-            else:
-                print(f"[retry] {job['name']}: a worker died", file=sys.stderr, flush=True)
-                pending.append(job)
-    return outcome
+            if broken:
+                self.close()
+            pending = []
+            for job in broken:
+                tries[job["name"]] = tries.get(job["name"], 0) + 1
+                if tries[job["name"]] > self.retries:
+                    outcome[job["name"]] = f"its worker died {tries[job['name']]} times"
+                else:
+                    print(f"[retry] {job['name']}: a worker died", file=sys.stderr, flush=True)
+                    pending.append(job)
+        return outcome
+
+    def _executor(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self.executor is None:
+            self.executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_warm_up)
+        return self.executor
+
+    def close(self):
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+
+def _warm_up():
+    """Import what every job needs as the worker starts, while the parent is still preparing jobs."""
+    import pebench.cli  # noqa: F401
+    import pebench.evaluation  # noqa: F401
+    import pebench.unlearning  # noqa: F401
 
 
 # ---------------------------------------------------------------------------------------------- ray
-def _ray(jobs, workers, threads, retries, address):
-    """Ray tasks, one CPU each. `address`: "local" starts a private instance with `workers` CPUs here;
-    "auto" or HOST:PORT joins a running cluster (where pebench and the data paths must exist on every node).
+def _ray(jobs, threads, retries):
+    """Ray tasks, `threads` CPUs each (`connect` started or joined the instance).
 
     Ray itself re-runs a task whose worker process or node died (`max_retries`).
     """
     ray = _import_ray()
-    if not ray.is_initialized():
-        connect(address, workers, threads)
     task = ray.remote(num_cpus=threads, max_retries=retries, retry_exceptions=False)(_ray_job)
     refs = {task.remote(job, threads): job for job in jobs}
     outcome, waiting = {}, list(refs)

@@ -53,14 +53,11 @@ def run(args):
         raise UserError(f"unknown executor {args.executor!r}; choose from: {', '.join(executors.EXECUTORS)}")
     out.mkdir(parents=True, exist_ok=True)
     sweep.remove_stale_temporaries(out)
-    options = dict(executor=args.executor, workers=args.workers, address=args.address, retries=args.retries,
-                   cores=args.cores)
-    failed = {n: e for n, e in executors.run_jobs(sweep.unfinished(references), **options).items() if e}
-    if failed:
-        raise UserError(f"scoring the reference models failed: {next(iter(failed.values()))}")
-    outcome = executors.run_jobs(sweep.unfinished(jobs), **options)
-    if args.executor == "ray":
-        executors.disconnect()
+    with executors.pool(args.executor, args.workers, args.address, args.retries, args.cores) as run:
+        failed = {n: e for n, e in run(sweep.unfinished(references)).items() if e}
+        if failed:
+            raise UserError(f"scoring the reference models failed: {next(iter(failed.values()))}")
+        outcome = run(sweep.unfinished(jobs))
     return report(grid, out, jobs, outcome)
 
 
