@@ -26,7 +26,9 @@ from pebench.io import atomic_dir, atomic_write_json
 # paraphrased answer, in its template (TOFU's truth ratio): decoy names nobody in the release has,
 # objects the scene does not show, other people's facts; the events table holds each paraphrase.
 # 1.1: larger figures, spread skin tones, salient identity distance.
-GENERATOR_VERSION = "1.2"
+# 1.3: every catalogue object drawn its own way (19 pairs were drawn alike) and outlined; objects the person
+# covers are recorded (`hidden`) and never asked about in world questions.
+GENERATOR_VERSION = "1.3"
 
 
 def build(out, people=200, events=40, variants=2, image_size=64, seed=0, renderer="procedural",
@@ -135,7 +137,7 @@ def _others(people, person, seed, count=3):
 def _pope_negatives(scene, plan, rng):
     """One present object and one absent object: random, popular or adversarial (POPE's three kinds)."""
     shown = set(scene["objects"]) | set(scene["clutter"])
-    present = rng.choice(sorted(shown))
+    present = rng.choice(sorted(shown - set(scene["hidden"])))  # a covered object is not asked about
     kind = rng.choice(["random", "popular", "adversarial"])
     counts, cooccur = defaultdict(int), defaultdict(int)
     for event in plan["events"]:

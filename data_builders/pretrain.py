@@ -14,8 +14,8 @@ from pathlib import Path
 
 # Scenes, epochs of the vision stage (object tagging) and of the QA stage per preset: enough that the base
 # answers POPE questions on the release's images (README, *Pretrained base*); `tiny` is the tests' size.
-SIZES = {"tiny": dict(scenes=400, vision_epochs=5, epochs=3, lr=2e-3),
-         "small": dict(scenes=6000, vision_epochs=10, epochs=2, lr=1e-3)}
+SIZES = {"tiny": dict(scenes=400, vision_epochs=5, vision_lr=2e-3, epochs=3, lr=2e-3),
+         "small": dict(scenes=6000, vision_epochs=12, vision_lr=1e-3, epochs=1, lr=1e-3)}
 
 
 def add_arguments(parser):
@@ -24,31 +24,33 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="output folder for the base model")
     parser.add_argument("--scenes", type=int, help="generic scenes in the corpus (4 QA rows each)")
     parser.add_argument("--vision-epochs", type=float, help="epochs of the object-tagging stage (0: skip it)")
+    parser.add_argument("--vision-lr", type=float, help="learning rate of the object-tagging stage")
     parser.add_argument("--epochs", type=float, help="epochs of the question-answering stage")
-    parser.add_argument("--lr", type=float)
+    parser.add_argument("--lr", type=float, help="learning rate of the question-answering stage")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
 
 
 def run(args):
     card = pretrain(args.data, args.out, args.model, args.scenes, args.epochs, args.lr, args.seed, args.overwrite,
-                    vision_epochs=args.vision_epochs)
+                    vision_epochs=args.vision_epochs, vision_lr=args.vision_lr)
     print(f"pretrained {card['id']} on {card['corpus']['rows']} rows in {card['wall_time_s']:.0f} s: {args.out}")
     return 0
 
 
 def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, seed=0, overwrite=False,
-             progress=True, vision_epochs=None):
+             progress=True, vision_epochs=None, vision_lr=None):
     """Build the scene corpus, train a fresh `preset` on it, save it with `pebench_pretrain.json`.
 
     Two stages, as LLaVA starts from a pretrained CLIP: the vision tower and projector learn to tag the
-    objects of each scene (`tag_objects`), then the whole model learns the corpus's questions.
+    objects of each scene patch by patch (`tag_objects`), then projector and language model learn the
+    corpus's questions on the frozen vision tower.
     """
     import datasets
     from transformers import set_seed
 
     import pebench
-    from data_builders.scenes import CORPUS_VERSION, POOL, corpus_pool, scene_rows
+    from data_builders.scenes import CORPUS_VERSION, POOL, corpus_pool, scene_corpus
     from pebench import data, schema, tiny
     from pebench.adapter import VLM
     from pebench.errors import UserError
@@ -59,18 +61,21 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
         raise UserError(f"unknown preset {preset!r} to pretrain; choose from: {', '.join(SIZES)}")
     check_output_dir(out, overwrite)
     meta = data.metadata(data_dir)
-    size = {**SIZES[preset], **{k: v for k, v in dict(scenes=scenes, epochs=epochs, lr=lr,
-                                                      vision_epochs=vision_epochs).items() if v is not None}}
+    given = dict(scenes=scenes, epochs=epochs, lr=lr, vision_epochs=vision_epochs, vision_lr=vision_lr)
+    size = {**SIZES[preset], **{k: v for k, v in given.items() if v is not None}}
     if not isinstance(size["scenes"], int) or size["scenes"] < 1:
         raise UserError(f"scenes must be a positive integer, got {size['scenes']}")
     if not size["vision_epochs"] >= 0:
         raise UserError(f"vision epochs must be 0 (skip the stage) or more, got {size['vision_epochs']}")
+    if not size["vision_lr"] > 0:
+        raise UserError(f"vision lr must be positive, got {size['vision_lr']}")
     settings = {**DEFAULTS[preset], "epochs": size["epochs"], "lr": size["lr"]}
     check_settings(settings)
     people = data.load_split(data_dir, "people", "train")
     release = [{"name": n, "attributes": json.loads(a)} for n, a in zip(people["name"], people["attributes"])]
     start = time.time()
-    rows = scene_rows(size["scenes"], meta["image_size"], seed, meta.get("renderer", "procedural"), release=release)
+    rows, maps = scene_corpus(size["scenes"], meta["image_size"], seed, meta.get("renderer", "procedural"),
+                              release=release)
     corpus = datasets.Dataset.from_list(rows, features=schema.QA_FEATURES)
     work = Path(out).resolve().parent / f".{Path(out).name}.work"
     shutil.rmtree(work, ignore_errors=True)
@@ -79,8 +84,13 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     model.save_pretrained(work / "fresh")
     processor.save_pretrained(work / "fresh")
     vlm = VLM.from_pretrained(work / "fresh", dtype="float32")
-    tagging = tag_objects(vlm, corpus, size["vision_epochs"], size["lr"], seed, work) if size["vision_epochs"] else None
+    images = [row["image"] for row in corpus if row["negative_kind"] == "list"]  # one row per scene
+    tagging = (tag_objects(vlm, images, maps, size["vision_epochs"], size["vision_lr"], seed, work)
+               if size["vision_epochs"] else None)
+    vision = vlm.model.model.vision_tower
+    vision.requires_grad_(False)  # stage 2 trains projector + language model on a frozen encoder, as LLaVA's
     trained, facts = fit_rows(vlm, corpus, settings, work, seed, progress=progress)
+    vision.requires_grad_(True)
     card = {"id": f"pebench-{preset}-base-s{seed}", "preset": preset, "seed": seed,
             "corpus": {"version": CORPUS_VERSION, "scenes": size["scenes"], "rows": len(rows),
                        "pool_dropped_as_release_lookalikes": corpus_pool(POOL, seed, release)[1]},
@@ -96,38 +106,67 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     return card
 
 
-def tag_objects(vlm, corpus, epochs, lr, seed, work):
-    """Stage 1: train the vision tower and projector to say which catalogue objects a scene shows.
+def tag_objects(vlm, images, maps, epochs, lr, seed, work, held_out=0.05):
+    """Stage 1: train the vision tower and projector to say, for every image patch, which object it shows.
 
-    A linear tagger on the projected image tokens (the features the language model reads), pooled over
-    patches with a log-sum-exp (an object sits in a few patches), binary cross-entropy per object.
-    Returns the card's facts (epochs, images, final loss). The tagger head is discarded afterwards.
+    Dense labels (the object covering at least a quarter of a patch, else "nothing") teach what a bag of
+    scene labels cannot in CPU time: a tagger told only "these 6 of 139 objects are somewhere" stayed at
+    presence AUC 0.58 after 10 epochs, the dense one reaches 0.98 (README, *Pretrained base*). A linear
+    head reads the projected image tokens, the features the language model reads; it is discarded after.
+    Returns the card's facts, with the presence AUC on `held_out` scenes never trained on (the score of
+    "object k is in scene i" is its best patch's log-probability).
     """
     import torch
     from transformers import Trainer
 
     from data_builders.catalogue import OBJECTS
+    from pebench.metrics.auc import auc
     from pebench.training import trainer_arguments
 
-    scenes = [row for row in corpus if row["negative_kind"] == "list"]
-    index = {name: i for i, name in enumerate(OBJECTS)}
-    items = []
-    for row in scenes:
-        labels = torch.zeros(len(OBJECTS))
-        labels[[index[o] for o in _listed(row["answer"])]] = 1.0
-        pixels = vlm.processor.image_processor(row["image"], return_tensors="pt")["pixel_values"][0]
-        items.append({"pixel_values": pixels, "labels": labels})
-    tagger = _tagger(vlm.model, len(OBJECTS))
+    vision = vlm.model.config.vision_config
+    side = vision.image_size // vision.patch_size  # patches per row the tower sees (images are resized to it)
+    items = [{"pixel_values": vlm.processor.image_processor(image, return_tensors="pt")["pixel_values"][0],
+              "labels": patch_labels(objects, side)} for image, objects in zip(images, maps)]
+    cut = len(items) - max(1, int(held_out * len(items))) if len(items) > 1 else len(items)
+    tagger = _tagger(vlm.model, len(OBJECTS) + 1)
     args = trainer_arguments(Path(work, "tagger"), seed, num_train_epochs=epochs, per_device_train_batch_size=64,
-                             learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=0, save_strategy="no",
-                             logging_strategy="epoch")
-    trainer = Trainer(model=tagger, args=args, train_dataset=items)
-    result = trainer.train()
-    return {"epochs": epochs, "images": len(items), "objects": len(OBJECTS), "loss": round(result.training_loss, 6)}
+                             learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=0.05, save_strategy="no",
+                             logging_strategy="epoch", weight_decay=0.0)
+    result = Trainer(model=tagger, args=args, train_dataset=items[:cut]).train()
+    facts = {"epochs": epochs, "lr": lr, "images": cut, "objects": len(OBJECTS), "loss": round(result.training_loss, 6),
+             "patches_with_an_object": round(float(torch.stack([i["labels"] for i in items]).gt(0).float().mean()), 4)}
+    test = items[cut:]
+    if test:
+        with torch.no_grad():
+            logits = tagger(torch.stack([i["pixel_values"] for i in test]))["logits"]
+        score = logits.log_softmax(-1)[:, :, 1:].amax(1).flatten().numpy()
+        shown = torch.zeros(len(test), len(OBJECTS), dtype=torch.bool)
+        for row, objects in enumerate(maps[cut:]):
+            present = [k - 1 for k in set(patch_labels(objects, side).tolist()) if k]
+            shown[row, present] = True
+        shown = shown.flatten().numpy()
+        facts.update(held_out_scenes=len(test), held_out_presence_auc=round(float(auc(score[~shown], score[shown])), 4))
+    return facts
+
+
+def patch_labels(objects, side):
+    """Per patch of a side x side grid (row-major, as the vision tower orders them): 1 + the catalogue index
+    of the object covering most of it if it covers at least a quarter, else 0 (background or person)."""
+    import numpy as np
+    import torch
+
+    block = objects.shape[0] // side  # map pixels per patch side (the map is at the image's own size)
+    cells = objects[:side * block, :side * block].reshape(side, block, side, block).transpose(0, 2, 1, 3)
+    labels = []
+    for cell in cells.reshape(side * side, block * block):
+        counts = np.bincount(cell, minlength=2)
+        counts[0] = 0
+        labels.append(int(counts.argmax()) if counts.max() * 4 >= block * block else 0)
+    return torch.tensor(labels)
 
 
 def _tagger(model, count):
-    """An `nn.Module` around `model`'s image features with a linear head: forward -> {"loss", "logits"}."""
+    """An `nn.Module` around `model`'s image tokens with a linear head: forward -> {"loss", "logits"}."""
     import torch
 
     class Tagger(torch.nn.Module):
@@ -138,21 +177,11 @@ def _tagger(model, count):
 
         def forward(self, pixel_values, labels=None):
             tokens = torch.stack(list(self.model.model.get_image_features(pixel_values=pixel_values).pooler_output))
-            logits = torch.logsumexp(self.head(tokens), dim=1)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels) if labels is not None else None
+            logits = self.head(tokens)
+            loss = None if labels is None else torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten())
             return {"loss": loss, "logits": logits}
 
     return Tagger()
-
-
-def _listed(answer):
-    """The object names of a "The image shows a X, a Y and an Z." answer."""
-    from data_builders.catalogue import OBJECTS
-
-    body = answer.removeprefix("The image shows ").removesuffix(".").replace(" and ", ", ")
-    names = [part.split(" ", 1)[1] for part in body.split(", ")]
-    assert all(name in OBJECTS for name in names), names
-    return names
 
 
 def _texts(rows):

@@ -17,7 +17,7 @@ from data_builders.renderers import RENDERERS
 from data_builders.renderers.procedural import STYLES
 from pebench import schema
 
-CORPUS_VERSION = "1"
+CORPUS_VERSION = "2"  # 2: covered objects not asked about; 3 + 3 presence questions; object maps
 
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
@@ -26,24 +26,36 @@ POOL = 40  # people drawn for the corpus (before look-alikes of the release are 
 
 
 def scene_rows(count, image_size=64, seed=0, renderer="procedural", people=POOL, release=()):
-    """`count` scenes x 4 QA rows (present object, absent object, object list, object count), seeded.
+    """`count` scenes x up to 8 QA rows (3 present and 3 absent objects, object list, count), seeded.
 
     Args:
         people: size of the corpus's own person pool (appearance only; names are never used).
         release: the release's people ({"name", "attributes"}); a pool person with a release person's
             name or look is dropped, so no release identity is ever seen in pretraining.
     """
+    return scene_corpus(count, image_size, seed, renderer, people, release)[0]
+
+
+def scene_corpus(count, image_size=64, seed=0, renderer="procedural", people=POOL, release=()):
+    """(QA rows, object maps): map i gives, per pixel of scene i, 1 + the catalogue index of the object
+    seen there (0: background or the person). The maps teach the vision tower where objects are."""
+    import numpy as np
+
     pool, _ = corpus_pool(people, seed, release)
     render = RENDERERS.get(renderer)
-    rows = []
+    rows, maps = [], []
     for index in range(count):
         rng = seeded(seed, "pretrain-scene", index)
         scene = _random_scene(index, rng)
-        image, shown = render(rng.choice(pool), scene, 0, image_size, seed)
+        image, shown, layout = render(rng.choice(pool), scene, 0, image_size, seed, layout=True)
+        drawn = [*shown["objects"], *shown["clutter"]]
+        catalogue = np.zeros(256, dtype=np.int16)
+        catalogue[1:len(drawn) + 1] = [OBJECTS.index(name) + 1 for name in drawn]
+        maps.append(catalogue[np.asarray(layout)])
         buffer = BytesIO()
         image.save(buffer, format="PNG", compress_level=1)
         rows += _rows(index, {"bytes": buffer.getvalue(), "path": None}, scene, shown, rng)
-    return rows
+    return rows, maps
 
 
 def corpus_pool(people, seed, release):
@@ -65,13 +77,19 @@ def _random_scene(index, rng):
             "objects": rng.sample(OBJECTS, rng.randint(3, 7))}
 
 
+PRESENCE = 3  # presence questions per scene and answer (yes / no): what POPE asks, so most of the corpus
+
+
 def _rows(index, image, scene, shown, rng):
-    objects = [*shown["objects"], *shown["clutter"]]
-    present = rng.choice(objects)
-    absent = _absent(objects, rng)
+    drawn = [*shown["objects"], *shown["clutter"]]
+    objects = [o for o in drawn if o not in shown["hidden"]]  # what the picture shows (none covered)
+    present = rng.sample(objects, min(PRESENCE, len(objects)))
+    absent = []
+    for _ in present:
+        absent.append(_absent([*drawn, *absent], rng))
     setting = " ".join(TAG_PHRASES[t] for t in scene["tags"])
-    qa = [("present", OBJECT_QUESTIONS, "Yes.", present),
-          ("absent", OBJECT_QUESTIONS, "No.", absent),
+    qa = [*((f"present{j}", OBJECT_QUESTIONS, "Yes.", obj) for j, obj in enumerate(present)),
+          *((f"absent{j}", OBJECT_QUESTIONS, "No.", obj) for j, obj in enumerate(absent)),
           ("list", ("What objects are in the image?", "List the objects you can see."),
            f"The image shows {_listing(objects)}.", None),
           ("count", ("How many objects are there besides the person?", "Count the objects in the image."),
@@ -82,7 +100,8 @@ def _rows(index, image, scene, shown, rng):
         rows.append({"id": f"pretrain/{index:05d}/{kind}", "image": image, "task": schema.WORLD_OBJECT,
                      "question": asked[0], "question_paraphrases": asked[1:], "answer": answer,
                      "answer_paraphrase": answer, "perturbed_answers": [], "person_id": "", "person_name": "",
-                     "event_id": scene["id"], "event_name": "", "variant": 0, "negative_kind": kind})
+                     "event_id": scene["id"], "event_name": "", "variant": 0,
+                     "negative_kind": kind.rstrip("0123456789")})
     return rows
 
 

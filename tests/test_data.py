@@ -129,6 +129,58 @@ def test_variants_differ_but_identity_is_fixed():
     assert render(person, event, 0, 64, 0)[0].tobytes() == a.tobytes()
 
 
+def test_every_object_is_drawn_its_own_way():
+    from data_builders.catalogue import OBJECTS
+    from data_builders.renderers.procedural import STYLES
+
+    assert len(set(STYLES.values())) == len(STYLES) == len(OBJECTS)  # a twin could never be told apart
+
+
+def test_covered_objects_are_recorded_and_never_asked_about():
+    """The visibility map agrees with the pixels: a hidden object's own colour is (mostly) not in view."""
+    import numpy as np
+
+    from data_builders.build import _pope_negatives
+    from data_builders.renderers.procedural import STYLES
+
+    render = RENDERERS.get("procedural")
+    people = make_people(20, random.Random(0))[0]
+    events = make_events(len(EVENTS), random.Random(0))
+    hidden = visible = 0
+    for person in people:
+        for event in events[:10]:
+            image, scene, layout = render(person, event, 0, 64, 0, layout=True)
+            names = [*scene["objects"], *scene["clutter"]]
+            owned = np.bincount(np.asarray(layout).ravel(), minlength=len(names) + 1)
+            for k, name in enumerate(names, 1):
+                if name in scene["hidden"]:
+                    hidden += 1
+                else:
+                    visible += 1
+                    assert owned[k] > 0, name
+            negatives = _pope_negatives(scene, {"events": events}, random.Random(1))
+            assert negatives["present"] not in scene["hidden"] and negatives["absent"][1] not in names
+    assert hidden > 0 and visible > 10 * hidden  # a few are covered by the person, most are in view
+    # a scene with every object but one covered asks about that one
+    scene = {"objects": ["ball", "dog", "tree"], "clutter": [], "hidden": ["ball", "dog"]}
+    assert {_pope_negatives(scene, {"events": events}, random.Random(s))["present"] for s in range(20)} == {"tree"}
+    assert STYLES["tree"] != STYLES["ball"]
+
+
+def test_patch_labels_name_the_object_covering_a_quarter_of_a_patch():
+    import numpy as np
+
+    from data_builders.pretrain import patch_labels
+
+    objects = np.zeros((16, 16), dtype=np.int16)
+    objects[0:4, 0:4] = 7     # a quarter of patch 0 (8 x 8): labelled
+    objects[0:3, 8:13] = 5    # 15 of 64 pixels of patch 1: too little
+    objects[8:16, 0:8] = 2    # all of patch 2 (row-major: second row, first column)
+    objects[8:10, 8:16] = 3   # patch 3: 16 pixels of 3 and 20 of 4 -> 4
+    objects[10:13, 8:15] = 4
+    assert patch_labels(objects, 2).tolist() == [7, 0, 2, 4]  # a 2 x 2 grid of 8 x 8 patches
+
+
 def test_world_questions_are_balanced_and_true_to_the_scene(small_data):
     world = load(small_data, "world", "test")
     answers = world["answer"]

@@ -22,7 +22,7 @@ def test_committed_submissions_verify_against_the_rebuilt_demo_release(tmp_path)
     assert fingerprint in {r["fingerprint"] for r in RELEASES}, "the demo release fingerprint changed"
     board = build_board(SUBMISSIONS, data, out=tmp_path / "board", references=REFERENCES)
     assert board["refused"] == [] and board["counts"]["verified"] == len(files)
-    assert board["dataset"]["official"] == "pebench-demo 50x10 v1.2"
+    assert board["dataset"]["official"] == "pebench-demo 50x10 v1.3"
     assert all(set(sides) == {"goal", "finetuned"} for sides in board["references"].values())
     committed = SUBMISSIONS.parent / "board"
     for page in sorted((tmp_path / "board").iterdir()):

@@ -23,7 +23,7 @@ def test_the_corpus_has_nobody_of_the_release(small_data):
     people = data.load_split(small_data, "people", "train")
     release = [{"name": n, "attributes": json.loads(a)} for n, a in zip(people["name"], people["attributes"])]
     rows = scene_rows(30, 32, seed=0, release=release)
-    assert len(rows) == 120 and not any(r["person_name"] or r["person_id"] for r in rows)
+    assert 30 * 6 <= len(rows) <= 30 * 8 and not any(r["person_name"] or r["person_id"] for r in rows)
     text = " ".join(t for r in rows for t in (r["question"], r["answer"], *r["question_paraphrases"]))
     assert not any(name in text for name in people["name"])
     # a release look-alike is dropped from the pool: pass the pool itself as the "release"
@@ -33,7 +33,8 @@ def test_the_corpus_has_nobody_of_the_release(small_data):
     with pytest.raises(IndexError):  # nobody left to draw
         scene_rows(1, 32, seed=0, release=pool)
     kinds = [r["negative_kind"] for r in rows]
-    assert kinds.count("present") == kinds.count("absent") == 30  # balanced yes/no presence questions
+    assert kinds.count("present") == kinds.count("absent") >= 60  # balanced yes/no presence questions
+    assert kinds.count("list") == kinds.count("count") == 30
     assert {r["answer"] for r in rows if r["negative_kind"] == "absent"} == {"No."}
 
 
@@ -42,7 +43,9 @@ def test_a_base_records_its_id_and_fingerprint_and_is_the_same_bytes_twice(base,
 
     card = json.loads((base / PRETRAIN_CARD).read_text())
     assert card["id"] == "pebench-tiny-base-s0" and card["fingerprint"] == weights_fingerprint(base)
-    assert card["corpus"]["rows"] == 96 and card["corpus"]["pool_dropped_as_release_lookalikes"] >= 0
+    assert 24 * 6 <= card["corpus"]["rows"] <= 24 * 8 and card["corpus"]["pool_dropped_as_release_lookalikes"] >= 0
+    stage = card["vision_stage"]  # dense tagging, scored on scenes it never saw
+    assert stage["held_out_scenes"] >= 1 and 0.0 <= stage["held_out_presence_auc"] <= 1.0
     assert main(["pretrain", "--data", str(small_data), "--out", str(tmp_path / "again"), *QUICK]) == 0
     assert (tmp_path / "again" / "model.safetensors").read_bytes() == (base / "model.safetensors").read_bytes()
 

@@ -19,22 +19,33 @@ EYES = dict(zip(ATTRIBUTES["eye_colour"], [(90, 50, 20), (40, 110, 230), (40, 16
 SHIRT = dict(zip(ATTRIBUTES["shirt_colour"], [(220, 40, 40), (245, 140, 30), (245, 220, 40), (50, 170, 60),
                                               (30, 160, 160), (140, 60, 190), (240, 130, 190), (245, 245, 245)]))
 PALETTE = [(200, 30, 30), (30, 90, 200), (240, 200, 20), (30, 150, 60), (150, 80, 30), (120, 40, 160),
-           (250, 120, 20), (20, 20, 20), (230, 230, 230), (0, 170, 200), (240, 100, 160), (110, 110, 110)]
+           (250, 120, 20), (20, 20, 20), (230, 230, 230), (0, 170, 200), (240, 100, 160), (110, 110, 110),
+           (160, 230, 60), (220, 0, 220)]  # 10 shapes x 14 colours: a pair of its own for each of the 139 objects
 SHAPES = ("box", "disc", "triangle", "tree", "pole", "bar", "ring", "cross", "diamond", "wheels")
 
 
 def _object_styles():
-    """A distinct (shape, colour) for every object name in the catalogue, in a fixed order."""
-    return {name: (SHAPES[i % len(SHAPES)], PALETTE[(i // len(SHAPES) + i) % len(PALETTE)])
-            for i, name in enumerate(OBJECTS)}
+    """A (shape, colour) of its own for every object name in the catalogue, in a fixed order.
+
+    Object i has shape i mod 10 and colour (i mod 10 + 11 * (i // 10)) mod 14: 11 is prime to 14, so no two of
+    the 140 possible indices share a pair (two objects drawn alike could not be told apart by any model).
+    """
+    styles = {name: (SHAPES[i % len(SHAPES)], PALETTE[(i % len(SHAPES) + 11 * (i // len(SHAPES))) % len(PALETTE)])
+              for i, name in enumerate(OBJECTS)}
+    assert len(set(styles.values())) == len(styles), "two catalogue objects would be drawn alike"
+    return styles
 
 
 STYLES = _object_styles()
 
 
 @RENDERERS.register("procedural")
-def render(person, event, variant, size, seed):
-    """Draw one scene; returns the image and the record of what it shows."""
+def render(person, event, variant, size, seed, layout=False):
+    """Draw one scene; returns the image and the record of what it shows.
+
+    With `layout`, also where each object is: a size x size map of object numbers (k = the k-th of
+    scene objects + clutter, 0 = background or the person), for pretraining's dense object tagging.
+    """
     rng = seeded(seed, "render", person["id"], event["id"], variant)
     light = rng.uniform(0.88, 1.08)
     image = Image.new("RGB", (size, size))
@@ -43,8 +54,15 @@ def render(person, event, variant, size, seed):
     _background(draw, size, tags, light, rng)
     clutter = [c for c in rng.sample(CLUTTER, rng.randint(0, 2)) if c not in event["objects"]]
     slots = _slots(len(event["objects"]) + len(clutter), rng)
-    for name, (x, y) in zip([*event["objects"], *clutter], slots):
-        _object(draw, name, x * size, y * size, size * rng.uniform(0.10, 0.14), light)
+    names = [*event["objects"], *clutter]
+    labels, areas = Image.new("L", (size, size)), []  # which object owns each pixel (0: none), and its area
+    for k, (name, (x, y)) in enumerate(zip(names, slots), 1):
+        r = size * rng.uniform(0.10, 0.14)
+        _object(draw, name, x * size, y * size, r, light)
+        _object(ImageDraw.Draw(labels), name, x * size, y * size, r, light, label=k)
+        alone = Image.new("L", (size, size))
+        _object(ImageDraw.Draw(alone), name, x * size, y * size, r, light, label=k)
+        areas.append(alone.histogram()[k])
     pose = event["pose"]
     figure = _person(person["attributes"], pose, size, light)
     scale = rng.uniform(0.85, 1.15)
@@ -52,10 +70,13 @@ def render(person, event, variant, size, seed):
     figure = figure.resize((side, side), Image.BILINEAR).rotate(rng.uniform(-8, 8), Image.BILINEAR)
     cx, cy = rng.uniform(0.4, 0.6) * size, rng.uniform(0.5, 0.6) * size
     image.paste(figure, (int(cx - side / 2), int(cy - side / 2)), figure)
+    body = figure.getchannel("A").point(lambda a: 255 if a >= 128 else 0)  # binary: no blended labels
+    labels.paste(0, (int(cx - side / 2), int(cy - side / 2)), body)
     scene = {"objects": list(event["objects"]), "clutter": clutter, "tags": tags, "pose": pose,
+             "hidden": _hidden(names, labels, areas),
              "position": [round(cx / size, 3), round(cy / size, 3)], "scale": round(scale, 3),
              "light": round(light, 3)}
-    return image, scene
+    return (image, scene, labels) if layout else (image, scene)
 
 
 def _shade(colour, light):
@@ -106,35 +127,47 @@ def _slots(count, rng):
     return [(x + rng.uniform(-0.04, 0.04), y + rng.uniform(-0.04, 0.04)) for x, y in grid[:count]]
 
 
-def _object(draw, name, x, y, r, light):
+def _hidden(names, labels, areas, least=0.5):
+    """The objects of which less than `least` of their own area stays in view (the person or a later
+    object covers them): no question asks about them, since the picture does not show them."""
+    counts = labels.histogram()
+    return [name for k, name in enumerate(names, 1) if counts[k] < least * areas[k - 1]]
+
+
+OUTLINE = (25, 25, 25)  # every object is outlined, so it stays visible on a ground of its own colour
+
+
+def _object(draw, name, x, y, r, light, label=None):
+    """Draw one object; with `label`, its silhouette in that one value (the visibility map) instead."""
     shape, colour = STYLES[name]
-    fill = _shade(colour, light)
+    paint = (lambda c: label) if label is not None else (lambda c: c)
+    fill, line = paint(_shade(colour, light)), paint(OUTLINE)
     box = [x - r, y - r, x + r, y + r]
     if shape == "box":
-        draw.rectangle(box, fill=fill)
+        draw.rectangle(box, fill=fill, outline=line)
     elif shape == "disc":
-        draw.ellipse(box, fill=fill)
+        draw.ellipse(box, fill=fill, outline=line)
     elif shape == "triangle":
-        draw.polygon([(x, y - r), (x - r, y + r), (x + r, y + r)], fill=fill)
+        draw.polygon([(x, y - r), (x - r, y + r), (x + r, y + r)], fill=fill, outline=line)
     elif shape == "tree":
-        draw.rectangle([x - r / 4, y, x + r / 4, y + r], fill=(110, 70, 30))
-        draw.ellipse([x - r, y - r, x + r, y + r / 3], fill=fill)
+        draw.rectangle([x - r / 4, y, x + r / 4, y + r], fill=paint((110, 70, 30)))
+        draw.ellipse([x - r, y - r, x + r, y + r / 3], fill=fill, outline=line)
     elif shape == "pole":
-        draw.rectangle([x - r / 6, y - r / 2, x + r / 6, y + r], fill=(80, 80, 80))
-        draw.ellipse([x - r / 2, y - r, x + r / 2, y], fill=fill)
+        draw.rectangle([x - r / 6, y - r / 2, x + r / 6, y + r], fill=paint((80, 80, 80)))
+        draw.ellipse([x - r / 2, y - r, x + r / 2, y], fill=fill, outline=line)
     elif shape == "bar":
-        draw.rectangle([x - r, y - r / 3, x + r, y + r / 3], fill=fill)
+        draw.rectangle([x - r, y - r / 3, x + r, y + r / 3], fill=fill, outline=line)
     elif shape == "ring":
         draw.ellipse(box, outline=fill, width=max(1, int(r / 2.5)))
     elif shape == "cross":
         draw.rectangle([x - r, y - r / 4, x + r, y + r / 4], fill=fill)
         draw.rectangle([x - r / 4, y - r, x + r / 4, y + r], fill=fill)
     elif shape == "diamond":
-        draw.polygon([(x, y - r), (x + r, y), (x, y + r), (x - r, y)], fill=fill)
+        draw.polygon([(x, y - r), (x + r, y), (x, y + r), (x - r, y)], fill=fill, outline=line)
     else:  # wheels
-        draw.rectangle([x - r, y - r / 2, x + r, y], fill=fill)
-        draw.ellipse([x - r, y - r / 3, x - r / 3, y + r / 3], fill=(30, 30, 30))
-        draw.ellipse([x + r / 3, y - r / 3, x + r, y + r / 3], fill=(30, 30, 30))
+        draw.rectangle([x - r, y - r / 2, x + r, y], fill=fill, outline=line)
+        draw.ellipse([x - r, y - r / 3, x - r / 3, y + r / 3], fill=paint((30, 30, 30)))
+        draw.ellipse([x + r / 3, y - r / 3, x + r, y + r / 3], fill=paint((30, 30, 30)))
 
 
 def _person(a, pose, size, light):

@@ -21,16 +21,16 @@ from pebench.stages import cached
 # (2,116 steps: names learnt >= 93 %, README *Known limits*), the presets' default 20 would take ~6 h on CPU.
 # `pretrain`: arguments of the `pebench pretrain` stage (a base with scene knowledge that fine-tuned and
 # goal models start from, as PEBench's start from LLaVA), or None to start from a random preset. Off for
-# `quick` and `demo`: at the sizes measured so far the tiny ViT does not yet learn object presence from it
-# (README, *Pretrained base*), so it would add minutes and no world knowledge; `--pretrain` turns it on.
+# `quick` and `demo`: its vision tower learns object presence, but its language model does not yet answer
+# POPE questions from it, and a demo model fine-tuned from it scored no better on world (README,
+# *Pretrained base*): 16 more minutes for nothing measurable. `--pretrain` turns it on.
 # Attack probes (`pebench.probes`): the cheap ones (no training) in `quick`, every one in `demo` and `full`.
 PRESETS = {
     "quick": dict(people=12, events=6, model="tiny", configs=["person_forget05"], pretrain=None,
                   train_args=[], unlearn_args=[], eval_args=["--bootstrap", "200", "--probes", "cheap"]),
     "demo": dict(people=50, events=10, model="small", configs=["person_forget05"], pretrain=None,
                  train_args=["--epochs", "12"], unlearn_args=[], eval_args=["--probes", "all"]),
-    "full": dict(people=200, events=40, model="small", pretrain=["--scenes", "3000", "--vision-epochs", "5",
-                                                                 "--epochs", "1"],
+    "full": dict(people=200, events=40, model="small", pretrain=[],
                  configs=["person_forget05", "event_forget05", "joint_forget05"], train_args=["--epochs", "4"],
                  unlearn_args=[], eval_args=["--probes", "all"]),
 }
