@@ -30,6 +30,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    from pebench import distributed
     from pebench.tracking import tensorboard_logs
     from pebench.training import train
 
@@ -43,5 +44,7 @@ def run(args):
         card = train(args.data, args.config, args.subset, args.model, args.out, epochs=args.epochs, lr=args.lr,
                      batch_size=args.batch_size, seed=args.seed, lora=args.lora, resume=args.resume,
                      overwrite=args.overwrite, progress=not args.quiet, report_to=args.report_to)
-    print(f"trained {card['steps']} steps in {card['wall_time_s']:.0f} s, final loss {card['final_loss']}: {args.out}")
+    if distributed.is_main():  # under torchrun one rank reports
+        print(f"trained {card['steps']} steps in {card['wall_time_s']:.0f} s, final loss {card['final_loss']}: "
+              f"{args.out}")
     return 0

@@ -50,6 +50,7 @@ def run(args):
     missing = [f"--{k}" for k in ("data", "config", "model", "method", "out") if not getattr(args, k)]
     if missing:
         raise UserError(f"missing {', '.join(missing)} (or pass --list)")
+    from pebench import distributed
     from pebench.tracking import tensorboard_logs
     from pebench.unlearning import settings_for, unlearn
 
@@ -60,6 +61,8 @@ def run(args):
     with tensorboard_logs(args.out, report_to):
         card = unlearn(args.data, args.config, args.model, args.method, args.out, overrides=overrides,
                        hparams_file=args.hparams, seed=args.seed, overwrite=args.overwrite, goal=args.goal)
+    if not distributed.is_main():  # under torchrun one rank reports
+        return 0
     first, chosen = card["curve"][0], card["selection"]
     print(f"{args.method}: kept step {chosen['step']} of {card['budget']['steps']} (rule {chosen['rule']}) in "
           f"{card['wall_time_s']:.1f} s; forget_val NLL {first['forget_val_nll']:.3f} -> "
