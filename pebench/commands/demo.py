@@ -22,8 +22,8 @@ from pebench.stages import cached
 # `pretrain`: arguments of the `pebench pretrain` stage (a base with scene knowledge that fine-tuned and
 # goal models start from, as PEBench's start from LLaVA), or None to start from a random preset. Off for
 # `quick` and `demo`: its vision tower learns object presence, but its language model does not yet answer
-# POPE questions from it, and a demo model fine-tuned from it scored no better on world (README,
-# *Pretrained base*): 16 more minutes for nothing measurable. `--pretrain` turns it on.
+# POPE questions from it, and one demo model fine-tuned from it is no evidence that world improves (README,
+# *Known limits*): 16 more minutes for nothing shown. `--pretrain` turns it on.
 # Attack probes (`pebench.probes`): the cheap ones (no training) in `quick`, every one in `demo` and `full`.
 PRESETS = {
     "quick": dict(people=12, events=6, model="tiny", configs=["person_forget05"], pretrain=None,
