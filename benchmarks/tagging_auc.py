@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def scenes(count):
     from data_builders.catalogue import OBJECTS
-    from data_builders.pretrain import patch_labels
+    from data_builders.pretrain import patch_labels, shown_objects
     from data_builders.scenes import scene_corpus
     from pebench import tiny
 
@@ -36,21 +36,12 @@ def scenes(count):
     pixels = processor.image_processor([Image.open(BytesIO(i["bytes"])).convert("RGB") for i in images],
                                        return_tensors="pt")["pixel_values"]
     patches = torch.stack([patch_labels(m, 8) for m in maps])  # 64 px, 8 x 8 patches of 8 px
-    shown = torch.zeros(count, len(OBJECTS) + 1)
-    shown.scatter_(1, patches, 1.0)
-    return model, pixels, patches, shown[:, 1:]
-
-
-def presence_auc(scores, shown):
-    from pebench.metrics.auc import auc
-
-    scores, shown = scores.flatten().numpy(), shown.flatten().numpy() > 0
-    return float(auc(scores[~shown], scores[shown]))
+    return model, pixels, patches, shown_objects(patches, len(OBJECTS))
 
 
 def train(kind, model, pixels, patches, shown, seconds, cut, log):
     from data_builders.catalogue import OBJECTS
-    from data_builders.pretrain import _tagger
+    from data_builders.pretrain import _tagger, presence_auc
 
     torch.manual_seed(0)
     tagger = _tagger(copy.deepcopy(model), len(OBJECTS) + 1)

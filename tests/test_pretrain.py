@@ -96,6 +96,7 @@ def test_a_base_for_another_dataset_or_with_changed_weights_is_refused(capsys, b
 @pytest.mark.parametrize("extra, message", [(["--scenes", "0"], "scenes must be a positive integer"),
                                             (["--epochs", "0"], "epochs must be positive"),
                                             (["--vision-epochs", "-1"], "vision epochs must be 0"),
+                                            (["--vision-lr", "0"], "vision lr must be positive"),
                                             (["--model", "huge"], "unknown preset 'huge' to pretrain")])
 def test_bad_pretraining_settings_are_one_line(capsys, small_data, tmp_path, extra, message):
     _one_line(capsys, ["pretrain", "--data", str(small_data), "--out", str(tmp_path / "b"), *QUICK, *extra], message)
