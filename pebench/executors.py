@@ -20,15 +20,10 @@ def threads_per_job(workers, cores=None):
     return max(1, (cores or os.cpu_count() or 1) // workers)
 
 
-def run_jobs(jobs, executor="local", workers=1, address=None, retries=2, cores=None):
-    """Run every job; returns {job name: None (done) or the reason it failed}."""
-    with pool(executor, workers, address, retries, cores) as run:
-        return run(jobs)
-
-
 @contextlib.contextmanager
 def pool(executor="local", workers=1, address=None, retries=2, cores=None):
-    """Workers kept for several batches of jobs: `with pool(...) as run: run(first); run(second)`.
+    """Workers kept for several batches of jobs: `with pool(...) as run: run(first); run(second)`; each
+    `run(jobs)` returns {job name: None (done) or the reason it failed}.
 
     A sweep runs its reference scoring, then its grid (which reads those scores): one pool serves both,
     so each worker starts and imports torch once per sweep, not once per batch.
