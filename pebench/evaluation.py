@@ -94,8 +94,8 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
         ctx = Context(str(data_dir), config, str(model), rows, FORGET_CONFIGS[config][0], seed, batch_size,
                       max_new_tokens)
         result["probes"] = run(probes, ctx, probe_settings)
-        if progress:
-            print("probes: " + ", ".join(f"{n} {t:.1f} s" for n, t in ctx.timings.items()), file=sys.stderr)
+        # one line even with --quiet (no progress bars): what each attack cost is what a user sizes runs by
+        print("probes: " + ", ".join(f"{n} {t:.1f} s" for n, t in ctx.timings.items()), file=sys.stderr)
     result = results.with_references(result, refs)
     return results.finish(result, results.references(data_dir, config), judge_obj, fresh=True)
 
