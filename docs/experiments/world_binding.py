@@ -1,0 +1,125 @@
+"""Diagnostic: can the `small` language model learn POPE presence from image tokens that are *perfect*?
+
+Image tokens = one vector per 8x8 patch: the LM's own (trainable, tied) embedding of the object's name
+(mean of its tokens) where an object covers the patch, else a learned background vector. If this learns
+to >= 90 % quickly, the LM can bind and the gap is the visual features; if not, the LM/steps are.
+usage: python world_diag.py SCENES STEPS [mode]   mode: perfect | noisy
+"""
+import sys
+import time
+
+import torch
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from data_builders.catalogue import OBJECTS  # noqa: E402
+from data_builders.events import article  # noqa: E402
+from data_builders.pretrain import patch_labels  # noqa: E402
+from data_builders.scenes import scene_corpus  # noqa: E402
+from pebench import tiny  # noqa: E402
+
+scenes, steps = int(sys.argv[1]), int(sys.argv[2])
+mode = sys.argv[3] if len(sys.argv) > 3 else "perfect"
+order = sys.argv[5] if len(sys.argv) > 5 else "image-first"
+torch.set_num_threads(int(sys.argv[6]) if len(sys.argv) > 6 else 2)
+lr = float(sys.argv[4]) if len(sys.argv) > 4 else 1e-3
+list_steps = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+short = False  # the curriculum's phase: the image as the list of the scene's distinct objects
+torch.manual_seed(0)
+t0 = time.time()
+rows, maps = scene_corpus(scenes + 300, 64, 0)
+print(f"rendered {scenes + 300} scenes in {time.time() - t0:.0f}s", flush=True)
+labels = torch.stack([patch_labels(m, 8) for m in maps])  # (S, 64), 0 = nothing
+pres = [r for r in rows if r["negative_kind"] in ("present", "absent")]
+texts = tiny.dataset_texts(ROOT / "runs/demo/data") + [r["question"] for r in rows]
+model, processor = tiny.build(texts, "small", 0)
+tok = processor.tokenizer
+lm = model.model.language_model if hasattr(model.model, "language_model") else model.language_model
+head = model.lm_head
+emb = lm.embed_tokens
+name_ids = [tok(" " + o, add_special_tokens=False)["input_ids"] for o in OBJECTS]
+yes, no = tok(" Yes", add_special_tokens=False)["input_ids"][0], tok(" No", add_special_tokens=False)["input_ids"][0]
+background = torch.nn.Parameter(torch.zeros(emb.weight.shape[1]))
+
+
+def image_tokens(scene_ids):
+    table = torch.stack([emb.weight[ids].mean(0) for ids in name_ids])  # (139, d), tied to the LM
+    table = torch.cat([background[None], table])
+    if short:
+        listed = torch.zeros(len(scene_ids), 8, dtype=torch.long)
+        for row, scene in enumerate(scene_ids.tolist()):
+            found = labels[scene].unique()
+            found = found[found > 0][torch.randperm(int((found > 0).sum()))][:8]
+            listed[row, :len(found)] = found
+        return table[listed]
+    tokens = table[labels[scene_ids]]
+    if mode == "noisy":
+        tokens = tokens + 0.5 * tokens.norm(dim=-1, keepdim=True).mean() * torch.randn_like(tokens) / tokens.shape[-1] ** .5
+    return tokens
+
+
+def batch(items):
+    pre = tok("<s>USER:", add_special_tokens=False)["input_ids"]
+    seqs, targets, scene_ids = [], [], []
+    for r in items:
+        q = tok(" " + r["question"] + " ASSISTANT:", add_special_tokens=False)["input_ids"]
+        seqs.append(q)
+        targets.append(yes if r["answer"].startswith("Yes") else no)
+        scene_ids.append(int(r["id"].split("/")[1]))
+    width = max(map(len, seqs))
+    ids = torch.full((len(items), width), tok.pad_token_id)
+    n = 8 if short else 64
+    mask = torch.zeros(len(items), len(pre) + n + width, dtype=torch.long)
+    last = []
+    for i, q in enumerate(seqs):
+        ids[i, :len(q)] = torch.tensor(q)
+        mask[i, :len(pre) + n + len(q)] = 1
+        last.append(len(pre) + n + len(q) - 1)
+    prefix = emb(torch.tensor(pre))[None].expand(len(items), -1, -1)
+    if order == "image-first":
+        x = torch.cat([prefix, image_tokens(torch.tensor(scene_ids)), emb(ids)], 1)
+        return x, mask, torch.tensor(last), torch.tensor(targets)
+    # question first: USER: question <image x 64> ASSISTANT: (right-aligned so the image is contiguous)
+    q_ids = [tok(" " + r["question"], add_special_tokens=False)["input_ids"] for r in items]
+    tail = tok(" ASSISTANT:", add_special_tokens=False)["input_ids"]
+    qw = max(map(len, q_ids))
+    qs = torch.full((len(items), qw), tok.pad_token_id)
+    qmask = torch.zeros(len(items), qw, dtype=torch.long)
+    for i, q in enumerate(q_ids):
+        qs[i, qw - len(q):] = torch.tensor(q)
+        qmask[i, qw - len(q):] = 1
+    x = torch.cat([prefix, emb(qs), image_tokens(torch.tensor(scene_ids)), emb(torch.tensor(tail))[None].expand(len(items), -1, -1)], 1)
+    mask = torch.cat([torch.ones(len(items), len(pre), dtype=torch.long), qmask, torch.ones(len(items), 64 + len(tail), dtype=torch.long)], 1)
+    return x, mask, torch.full((len(items),), x.shape[1] - 1), torch.tensor(targets)
+    return x, mask, torch.tensor(last), torch.tensor(targets)
+
+
+def logits_at(x, mask, last):
+    h = lm(inputs_embeds=x, attention_mask=mask).last_hidden_state
+    return head(h[torch.arange(len(last)), last])
+
+
+train = [r for r in pres if int(r["id"].split("/")[1]) < scenes]
+test = [r for r in pres if int(r["id"].split("/")[1]) >= scenes][:600]
+params = [*lm.parameters(), background]
+opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+g = torch.Generator().manual_seed(0)
+t0 = time.time()
+for step in range(1, steps + 1):
+    short = step <= list_steps
+    pick = torch.randint(len(train), (32,), generator=g)
+    x, mask, last, y = batch([train[i] for i in pick])
+    loss = torch.nn.functional.cross_entropy(logits_at(x, mask, last), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    if step % 250 == 0 or step == steps or step == list_steps:
+        with torch.no_grad():
+            x, mask, last, y = batch(test)
+            out = logits_at(x, mask, last)
+            said_yes = out[:, yes] > out[:, no]
+            acc = (said_yes == (y == yes)).float().mean()
+        print(f"{'list ' if short else ''}step {step} t={time.time() - t0:.0f}s loss {loss.item():.3f} held-out acc {acc:.3f} "
+              f"yes-ratio {said_yes.float().mean():.3f}", flush=True)
