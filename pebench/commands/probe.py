@@ -59,7 +59,10 @@ def run(args):
 
 
 def report(result):
-    """A plain-text table: per probe its attacked cells, recovery [95 % CI] and wall time, or why not run."""
+    """A plain-text table: per probe its attacked cells and recovery [95 % CI], or why it did not run.
+
+    Wall times are not in the result (same seed, same bytes): `evaluate` prints them on stderr.
+    """
     from pebench.probes import PROBES, SEP
 
     aggregates, ci95 = result["aggregates"], result["ci95"]
