@@ -24,6 +24,8 @@ order = sys.argv[5] if len(sys.argv) > 5 else "image-first"
 torch.set_num_threads(int(sys.argv[6]) if len(sys.argv) > 6 else 2)
 lr = float(sys.argv[4]) if len(sys.argv) > 4 else 1e-3
 list_steps = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+list_as_text = len(sys.argv) > 8 and sys.argv[8] == "text"  # the list as the names' own tokens, not image tokens
+LIST = 32 if list_as_text else 8  # tokens of the short image (the longest 7-object list is < 32 tokens)
 short = False  # the curriculum's phase: the image as the list of the scene's distinct objects
 torch.manual_seed(0)
 t0 = time.time()
@@ -51,11 +53,23 @@ def image_tokens(scene_ids):
             found = labels[scene].unique()
             found = found[found > 0][torch.randperm(int((found > 0).sum()))][:8]
             listed[row, :len(found)] = found
+        if list_as_text:
+            return text_list(listed)
         return table[listed]
     tokens = table[labels[scene_ids]]
     if mode == "noisy":
         tokens = tokens + 0.5 * tokens.norm(dim=-1, keepdim=True).mean() * torch.randn_like(tokens) / tokens.shape[-1] ** .5
     return tokens
+
+
+def text_list(listed):
+    """The listed objects as text ("umbrella, lamp, ..."), embedded and right-padded with the background vector."""
+    ids = [tok(", ".join(OBJECTS[k - 1] for k in row.tolist() if k), add_special_tokens=False)["input_ids"][:LIST]
+           for row in listed]
+    out = background[None, None].expand(len(ids), LIST, -1).clone()
+    for row, seq in enumerate(ids):
+        out[row, :len(seq)] = emb(torch.tensor(seq))
+    return out
 
 
 def batch(items):
@@ -68,7 +82,7 @@ def batch(items):
         scene_ids.append(int(r["id"].split("/")[1]))
     width = max(map(len, seqs))
     ids = torch.full((len(items), width), tok.pad_token_id)
-    n = 8 if short else 64
+    n = LIST if short else 64
     mask = torch.zeros(len(items), len(pre) + n + width, dtype=torch.long)
     last = []
     for i, q in enumerate(seqs):
