@@ -14,8 +14,9 @@ from pathlib import Path
 
 # Scenes, epochs of the vision stage (object tagging) and of the QA stage per preset: enough that the base
 # answers POPE questions on the release's images (README, *Pretrained base*); `tiny` is the tests' size.
-SIZES = {"tiny": dict(scenes=400, vision_epochs=5, vision_lr=2e-3, epochs=3, lr=2e-3),
-         "small": dict(scenes=6000, vision_epochs=12, vision_lr=1e-3, epochs=1, lr=1e-3)}
+SIZES = {"tiny": dict(scenes=400, vision_epochs=5, vision_lr=2e-3, glimpse_epochs=1, epochs=3, lr=2e-3),
+         "small": dict(scenes=6000, vision_epochs=12, vision_lr=1e-3, glimpse_epochs=0, epochs=2, lr=3e-4)}
+GLIMPSE = 12  # image tokens of a glimpse: one per object shown (a scene draws at most 7 + clutter), then padding
 
 
 def add_arguments(parser):
@@ -25,6 +26,8 @@ def add_arguments(parser):
     parser.add_argument("--scenes", type=int, help="generic scenes in the corpus (4 QA rows each)")
     parser.add_argument("--vision-epochs", type=float, help="epochs of the object-tagging stage (0: skip it)")
     parser.add_argument("--vision-lr", type=float, help="learning rate of the object-tagging stage")
+    parser.add_argument("--glimpse-epochs", type=float,
+                        help="epochs of the presence warm-up on glimpses, one image token per object (0: skip it)")
     parser.add_argument("--epochs", type=float, help="epochs of the question-answering stage")
     parser.add_argument("--lr", type=float, help="learning rate of the question-answering stage")
     parser.add_argument("--seed", type=int, default=0)
@@ -33,18 +36,19 @@ def add_arguments(parser):
 
 def run(args):
     card = pretrain(args.data, args.out, args.model, args.scenes, args.epochs, args.lr, args.seed, args.overwrite,
-                    vision_epochs=args.vision_epochs, vision_lr=args.vision_lr)
+                    vision_epochs=args.vision_epochs, vision_lr=args.vision_lr, glimpse_epochs=args.glimpse_epochs)
     print(f"pretrained {card['id']} on {card['corpus']['rows']} rows in {card['wall_time_s']:.0f} s: {args.out}")
     return 0
 
 
 def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, seed=0, overwrite=False,
-             progress=True, vision_epochs=None, vision_lr=None):
+             progress=True, vision_epochs=None, vision_lr=None, glimpse_epochs=None):
     """Build the scene corpus, train a fresh `preset` on it, save it with `pebench_pretrain.json`.
 
-    Two stages, as LLaVA starts from a pretrained CLIP: the vision tower and projector learn to tag the
-    objects of each scene patch by patch (`tag_objects`), then projector and language model learn the
-    corpus's questions on the frozen vision tower.
+    Stages, as LLaVA starts from a pretrained CLIP: the vision tower and projector learn to tag the
+    objects of each scene patch by patch (`tag_objects`); then, on the frozen vision tower, projector and
+    language model learn presence questions on glimpses (`glimpse_warmup`), then the corpus's questions on
+    whole images.
     """
     import datasets
     from transformers import set_seed
@@ -61,12 +65,15 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
         raise UserError(f"unknown preset {preset!r} to pretrain; choose from: {', '.join(SIZES)}")
     check_output_dir(out, overwrite)
     meta = data.metadata(data_dir)
-    given = dict(scenes=scenes, epochs=epochs, lr=lr, vision_epochs=vision_epochs, vision_lr=vision_lr)
+    given = dict(scenes=scenes, epochs=epochs, lr=lr, vision_epochs=vision_epochs, vision_lr=vision_lr,
+                 glimpse_epochs=glimpse_epochs)
     size = {**SIZES[preset], **{k: v for k, v in given.items() if v is not None}}
     if not isinstance(size["scenes"], int) or size["scenes"] < 1:
         raise UserError(f"scenes must be a positive integer, got {size['scenes']}")
     if not size["vision_epochs"] >= 0:
         raise UserError(f"vision epochs must be 0 (skip the stage) or more, got {size['vision_epochs']}")
+    if not size["glimpse_epochs"] >= 0:
+        raise UserError(f"glimpse epochs must be 0 (skip the stage) or more, got {size['glimpse_epochs']}")
     if not size["vision_lr"] > 0:
         raise UserError(f"vision lr must be positive, got {size['vision_lr']}")
     settings = {**DEFAULTS[preset], "epochs": size["epochs"], "lr": size["lr"]}
@@ -89,12 +96,15 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
                if size["vision_epochs"] else None)
     vision = vlm.model.model.vision_tower
     vision.requires_grad_(False)  # stage 2 trains projector + language model on a frozen encoder, as LLaVA's
+    glimpses = (glimpse_warmup(vlm, corpus, maps, {**settings, "epochs": size["glimpse_epochs"]}, work, seed,
+                               progress) if size["glimpse_epochs"] else None)
     trained, facts = fit_rows(vlm, corpus, settings, work, seed, progress=progress)
     vision.requires_grad_(True)
     card = {"id": f"pebench-{preset}-base-s{seed}", "preset": preset, "seed": seed,
             "corpus": {"version": CORPUS_VERSION, "scenes": size["scenes"], "rows": len(rows),
                        "pool_dropped_as_release_lookalikes": corpus_pool(POOL, seed, release)[1]},
-            "dataset": {"fingerprint": data.fingerprint(data_dir)}, "vision_stage": tagging, "training": settings,
+            "dataset": {"fingerprint": data.fingerprint(data_dir)}, "vision_stage": tagging,
+            "glimpse_stage": glimpses, "training": settings,
             **facts,
             "wall_time_s": round(time.time() - start, 2), "versions": pebench.versions()}
     with atomic_dir(out, overwrite) as tmp:
@@ -111,10 +121,12 @@ def tag_objects(vlm, images, maps, epochs, lr, seed, work, held_out=0.05):
 
     Dense labels (the object covering at least a quarter of a patch, else "nothing") teach what a bag of
     scene labels cannot in CPU time: a tagger told only "these 6 of 139 objects are somewhere" stayed at
-    presence AUC 0.58-0.59 after ~10 epochs, the dense one reaches 0.97 (README, *Pretrained base*). A linear
-    head reads the projected image tokens, the features the language model reads; it is discarded after.
-    Returns the card's facts, with the presence AUC on `held_out` scenes never trained on (the score of
-    "object k is in scene i" is its best patch's log-probability).
+    presence AUC 0.58-0.59 after ~10 epochs, the dense one reaches 0.97 (README, *Pretrained base*).
+    The projector's hidden layer is the tagger's output (one channel per label) and its output layer is then
+    set to the language model's embeddings of the names (`_speak_names`): an image token is a weighted name
+    embedding, the form the language model learns presence from (docs/experiments/world_binding.log, 1,000
+    steps on object lists: 86.7 % with the names' embeddings as tokens, 57.5 % with unrelated vectors). Returns the card's facts, with the presence AUC on
+    `held_out` scenes never trained on (the score of "object k is in scene i" is its best patch's log-probability).
     """
     import torch
     from transformers import Trainer
@@ -141,7 +153,95 @@ def tag_objects(vlm, images, maps, epochs, lr, seed, work, held_out=0.05):
         score = logits.log_softmax(-1)[:, :, 1:].amax(1)
         shown = shown_objects(torch.stack([i["labels"] for i in test]), len(OBJECTS))
         facts.update(held_out_scenes=len(test), held_out_presence_auc=round(presence_auc(score, shown), 4))
+    if speaks_names(vlm.model, len(OBJECTS) + 1):
+        _speak_names(vlm, len(OBJECTS) + 1)
+        facts["tokens"] = "name embeddings"
     return facts
+
+
+def glimpse_warmup(vlm, corpus, maps, settings, work, seed, progress=True):
+    """Stage 2a: the presence questions with each image cut to a glimpse, one image token per object shown.
+
+    Why: on whole images (64 tokens, ~73 % background) the `small` decoder learns presence slowly (62 %
+    after 3,000 steps at lr 3e-4); started on a short list of object tokens it learns what "is there an X"
+    means, then transfers to whole images (87.5 % in docs/experiments/world_binding.log). A glimpse keeps, per
+    object of the scene's map, the patch it covers most (up to `GLIMPSE`, in image order, padded with the
+    emptiest patch): the real projector's tokens, only fewer. Returns the card's facts.
+    """
+    import torch
+    from transformers import Trainer
+
+    from pebench.training import answer_mean_loss, trainer_arguments
+
+    vision = vlm.model.config.vision_config
+    side = vision.image_size // vision.patch_size
+    kept = torch.stack([glimpse_patches(m, side) for m in maps])
+    rows = corpus.filter(lambda kind: kind in ("present", "absent"), input_columns="negative_kind")
+
+    def collate(batch):
+        encoded = vlm.encode(batch)
+        encoded["patches"] = kept[[int(row["id"].split("/")[1]) for row in batch]]
+        return encoded
+
+    args = trainer_arguments(Path(work, "glimpses"), seed, progress, num_train_epochs=settings["epochs"],
+                             per_device_train_batch_size=settings["batch_size"], learning_rate=settings["lr"],
+                             warmup_steps=settings["warmup"], weight_decay=settings["weight_decay"],
+                             lr_scheduler_type="cosine", save_strategy="no", logging_steps=10)
+    model = _glimpsing(vlm.model, answer_mean_loss)
+    trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collate)
+    result = trainer.train()
+    return {"epochs": settings["epochs"], "lr": settings["lr"], "rows": len(rows), "tokens": GLIMPSE,
+            "steps": trainer.state.global_step, "loss": round(result.training_loss, 6)}
+
+
+def glimpse_patches(objects, side, count=GLIMPSE):
+    """Indices (row-major) of `count` patches of a side x side grid: for each object of the map (by catalogue
+    label), the patch it covers most, in image order; then the emptiest patches as padding."""
+    import numpy as np
+    import torch
+
+    block = objects.shape[0] // side
+    cells = objects[:side * block, :side * block].reshape(side, block, side, block).transpose(0, 2, 1, 3)
+    cells = cells.reshape(side * side, block * block)
+    labels = [int(k) for k in np.unique(cells) if k > 0]
+    best = sorted({int((cells == k).sum(1).argmax()) for k in labels})[:count]
+    empty = np.argsort((cells > 0).sum(1), kind="stable")
+    padding = [int(i) for i in empty if int(i) not in best][:count - len(best)]
+    return torch.tensor(best + padding)
+
+
+def _glimpsing(model, loss_of):
+    """An `nn.Module` around a LLaVA `model` whose image is only the `patches` it is given: forward ->
+    {"loss", "logits", "labels"} (labels cut to the glimpse's length).
+
+    The image placeholder block (the same place in every row: the image opens the prompt) is replaced by
+    the projector's tokens at `patches`; mask and labels are cut to match.
+    """
+    import torch
+
+    class Glimpsing(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, pixel_values, labels, patches):
+            image = (input_ids == self.model.config.image_token_id)
+            start, length = int(image[0].nonzero()[0]), int(image[0].sum())
+            if not bool(image[:, start:start + length].all()):
+                raise ValueError("glimpses need the image at the same place in every row")
+            tokens = torch.stack(list(self.model.model.get_image_features(pixel_values=pixel_values).pooler_output))
+            seen = tokens.gather(1, patches[..., None].expand(-1, -1, tokens.shape[-1]))
+
+            def cut(x, middle):
+                return torch.cat([x[:, :start], middle, x[:, start + length:]], 1)
+
+            embeds = cut(self.model.get_input_embeddings()(input_ids), seen.to(tokens.dtype))
+            mask = cut(attention_mask, attention_mask.new_ones(patches.shape))
+            labels = cut(labels, labels.new_full(patches.shape, -100))
+            logits = self.model(inputs_embeds=embeds, attention_mask=mask).logits
+            return {"loss": loss_of(logits, labels), "logits": logits, "labels": labels}
+
+    return Glimpsing()
 
 
 def shown_objects(patches, count):
@@ -177,23 +277,72 @@ def patch_labels(objects, side):
     return torch.tensor(labels)
 
 
-def _tagger(model, count):
-    """An `nn.Module` around `model`'s image tokens with a linear head: forward -> {"loss", "logits"}."""
+def name_embeddings(vlm):
+    """(objects, width): each catalogue object's name as the language model embeds it (mean of its tokens)."""
     import torch
+
+    from data_builders.catalogue import OBJECTS
+
+    table = vlm.model.get_input_embeddings().weight.detach()
+    ids = [vlm.processor.tokenizer(" " + name, add_special_tokens=False)["input_ids"] for name in OBJECTS]
+    return torch.stack([table[i].mean(0) for i in ids])
+
+
+def _speak_names(vlm, count):
+    """Set the projector's output layer so hidden channel k (label k) writes object k's name embedding
+    (label 0, nothing, writes nothing) and the other channels write nothing."""
+    import torch
+
+    out = vlm.model.model.multi_modal_projector.linear_2
+    with torch.no_grad():
+        out.weight.zero_()
+        out.bias.zero_()
+        out.weight[:, 1:count] = name_embeddings(vlm).T
+
+
+def _tagger(model, count):
+    """An `nn.Module` tagging each patch with one of `count` labels: forward -> {"loss", "logits"}.
+
+    The logits are the projector's hidden layer (its first `count` channels, before the activation) when it
+    is that wide (`speaks_names`); otherwise (the `tiny` test preset: 96 < 140) a linear head on the image
+    tokens, discarded after.
+    """
+    import torch
+    from torch.nn.functional import binary_cross_entropy_with_logits, cross_entropy, one_hot
+
+    projector = model.model.multi_modal_projector
+    names = speaks_names(model, count)
 
     class Tagger(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.model = model
-            self.head = torch.nn.Linear(model.config.text_config.hidden_size, count)
+            self.head = None if names else torch.nn.Linear(model.config.text_config.hidden_size, count)
 
         def forward(self, pixel_values, labels=None):
-            tokens = torch.stack(list(self.model.model.get_image_features(pixel_values=pixel_values).pooler_output))
-            logits = self.head(tokens)
-            loss = None if labels is None else torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten())
+            hidden = []
+            hook = projector.linear_1.register_forward_hook(lambda module, args, out: hidden.append(out))
+            try:
+                tokens = torch.stack(list(self.model.model.get_image_features(pixel_values=pixel_values).pooler_output))
+            finally:
+                hook.remove()
+            logits = hidden[0][..., :count] if names else self.head(tokens)
+            if labels is None:
+                return {"loss": None, "logits": logits}
+            flat, target = logits.flatten(0, 1), labels.flatten()
+            loss = cross_entropy(flat, target)  # tells the labels apart
+            if names:  # and keeps every absent label below 0, where the activation silences its channel
+                balance = torch.tensor(float(count - 1))  # one label of `count` is right
+                loss = loss + binary_cross_entropy_with_logits(flat, one_hot(target, count).to(flat.dtype),
+                                                               pos_weight=balance, reduction="sum") / flat.numel()
             return {"loss": loss, "logits": logits}
 
     return Tagger()
+
+
+def speaks_names(model, count):
+    """Whether the projector's hidden layer has a channel per label (then its tokens speak the names)."""
+    return model.model.multi_modal_projector.linear_1.out_features >= count
 
 
 def _texts(rows):

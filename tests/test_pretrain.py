@@ -46,6 +46,8 @@ def test_a_base_records_its_id_and_fingerprint_and_is_the_same_bytes_twice(base,
     assert 24 * 6 <= card["corpus"]["rows"] <= 24 * 8 and card["corpus"]["pool_dropped_as_release_lookalikes"] >= 0
     stage = card["vision_stage"]  # dense tagging, scored on scenes it never saw
     assert stage["held_out_scenes"] >= 1 and 0.0 <= stage["held_out_presence_auc"] <= 1.0
+    glimpses = card["glimpse_stage"]  # the presence warm-up: the 6 presence rows of each scene
+    assert glimpses["rows"] == 24 * 6 and glimpses["steps"] >= 1 and glimpses["tokens"] == 12
     assert main(["pretrain", "--data", str(small_data), "--out", str(tmp_path / "again"), *QUICK]) == 0
     assert (tmp_path / "again" / "model.safetensors").read_bytes() == (base / "model.safetensors").read_bytes()
 
@@ -97,7 +99,75 @@ def test_a_base_for_another_dataset_or_with_changed_weights_is_refused(capsys, b
                                             (["--epochs", "0"], "epochs must be positive"),
                                             (["--vision-epochs", "-1"], "vision epochs must be 0"),
                                             (["--vision-lr", "0"], "vision lr must be positive"),
+                                            (["--glimpse-epochs", "-1"], "glimpse epochs must be 0"),
                                             (["--model", "huge"], "unknown preset 'huge' to pretrain")])
 def test_bad_pretraining_settings_are_one_line(capsys, small_data, tmp_path, extra, message):
     _one_line(capsys, ["pretrain", "--data", str(small_data), "--out", str(tmp_path / "b"), *QUICK, *extra], message)
     assert not (tmp_path / "b").exists()
+
+
+def test_a_glimpse_keeps_each_objects_best_patch_in_image_order_then_the_emptiest():
+    import numpy as np
+
+    from data_builders.pretrain import glimpse_patches
+
+    objects = np.zeros((16, 16), dtype=np.int16)  # a 2 x 2 grid of 8 x 8 patches
+    objects[0:2, 0:8] = 9     # 16 pixels of patch 0 ...
+    objects[0:8, 8:16] = 9    # ... but all of patch 1: object 9's best
+    objects[8:16, 0:3] = 4    # object 4: patch 2 only (a sliver still counts)
+    assert glimpse_patches(objects, 2, count=2).tolist() == [1, 2]
+    assert glimpse_patches(objects, 2, count=4).tolist() == [1, 2, 3, 0]  # padding: emptiest first
+    assert glimpse_patches(np.zeros((16, 16), dtype=np.int16), 2, count=3).tolist() == [0, 1, 2]
+
+
+def test_a_glimpse_of_every_patch_is_the_whole_image(base):
+    """The glimpse path cuts and splices the image block; given all patches in order it must be the model."""
+    import datasets
+    import torch
+
+    from data_builders.pretrain import _glimpsing
+    from data_builders.scenes import scene_rows
+    from pebench import schema
+    from pebench.adapter import VLM
+    from pebench.training import answer_mean_loss
+
+    vlm = VLM.from_pretrained(base, dtype="float32")
+    rows = [r for r in scene_rows(2, 32, seed=3) if r["negative_kind"] in ("present", "list")]
+    rows = list(datasets.Dataset.from_list(rows, features=schema.QA_FEATURES))  # images decoded
+    batch = vlm.encode(rows)
+    tokens = int((batch["input_ids"][0] == vlm.model.config.image_token_id).sum())
+    with torch.no_grad():
+        whole = answer_mean_loss(vlm.model(**{k: v for k, v in batch.items() if k != "labels"}).logits,
+                                 batch["labels"])
+        glimpsing = _glimpsing(vlm.model, answer_mean_loss)
+        every = glimpsing(**batch, patches=torch.arange(tokens).repeat(len(rows), 1))["loss"]
+        fewer = glimpsing(**batch, patches=torch.arange(4).repeat(len(rows), 1))["loss"]
+    assert torch.allclose(every, whole, atol=1e-5) and not torch.allclose(fewer, whole, atol=1e-3)
+
+
+def test_a_wide_projector_tags_in_its_hidden_layer_then_writes_the_names_embeddings(small_data):
+    """`small`'s projector (192 hidden channels >= 140 labels): hidden channel k is label k's logit, and after
+    tagging the output layer turns channel k into object k's name embedding (label 0, nothing, into nothing)."""
+    import torch
+
+    from data_builders.catalogue import OBJECTS
+    from data_builders.pretrain import _speak_names, _tagger, name_embeddings, speaks_names
+    from pebench import tiny
+    from pebench.adapter import VLM
+
+    model, processor = tiny.build(tiny.dataset_texts(small_data), "small", 0)
+    vlm = VLM(model, processor, device="cpu", dtype="float32")
+    count = len(OBJECTS) + 1
+    assert speaks_names(model, count) and not speaks_names(tiny.build(["a b"], "tiny", 0)[0], count)
+    pixels = torch.rand(2, 3, 64, 64)
+    labels = torch.randint(0, count, (2, 64))
+    out = _tagger(model, count)(pixels, labels)
+    assert out["logits"].shape == (2, 64, count) and torch.isfinite(out["loss"])
+    out["loss"].backward()  # the loss reaches the vision tower
+    assert next(model.model.vision_tower.parameters()).grad.abs().sum() > 0
+    _speak_names(vlm, count)
+    projector = model.model.multi_modal_projector.linear_2
+    hidden = torch.zeros(3, projector.in_features)
+    hidden[0, 5], hidden[1, 0], hidden[2, count + 3] = 2.0, 1.0, 1.0
+    written = projector(hidden).detach()
+    assert torch.allclose(written[0], 2 * name_embeddings(vlm)[4]) and not written[1:].any()

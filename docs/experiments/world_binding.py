@@ -1,7 +1,7 @@
 """Can the `small` language model learn POPE presence at all, given *perfect* image tokens?
 
     python docs/experiments/world_binding.py --steps 3000 [--lr 3e-4] [--list-steps 1500 [--list-as-text]]
-        [--question-first] [--scenes 3000] [--threads 1]
+        [--question-first] [--token-scale 50] [--untied | --snapshot] [--noise 1] [--scenes 3000] [--threads 1]
 
 Why: the pretrained base's vision tower tags objects per patch (held-out AUC 0.97) but the base answers
 POPE at 58.7 %. This separates the two halves. Image tokens here are one vector per 8x8 patch of the
@@ -13,7 +13,10 @@ questions about 300 scenes it never saw: accuracy and yes-ratio of "Yes" vs "No"
 `--list-steps N` starts with a curriculum: for N steps the image is only the scene's distinct objects (up to
 8 tokens, padded with the background vector), then the 64 patch tokens; `--list-as-text` writes that list
 out as the names' own tokens ("umbrella, lamp, ...", up to 32), as a text-only warm-up would give it.
-`--question-first` puts the question before the image. Results: docs/experiments/world_binding.log.
+`--question-first` puts the question before the image; `--token-scale` multiplies every image token;
+`--untied` replaces each name's embedding by a fixed random vector of the same norm, `--snapshot` by a
+frozen copy of its value at initialisation (what a vision tower aligned before the LM trains gives);
+`--noise R` adds a fresh random vector of R times the token's norm to each (cosine to the clean ~ 1/sqrt(1+R^2)). Results: docs/experiments/world_binding.log.
 Needs runs/demo/data (`make demo`, or `pebench build --people 50 --events 10 --out runs/demo/data`).
 """
 import argparse
@@ -37,6 +40,13 @@ parser.add_argument("--list-steps", type=int, default=0, help="curriculum: steps
 parser.add_argument("--list-as-text", action="store_true", help="the short list as the names written out")
 parser.add_argument("--question-first", action="store_true", help="USER: question <image> ASSISTANT:")
 parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--token-scale", type=float, default=1.0, help="multiply every image token by this")
+parser.add_argument("--noise", type=float, default=0.0,
+                    help="add a random vector of this many times the token's norm to every image token")
+parser.add_argument("--snapshot", action="store_true",
+                    help="image tokens: the names' embeddings at initialisation (a frozen copy; the LM's own drift)")
+parser.add_argument("--untied", action="store_true",
+                    help="image tokens: a fixed random vector per object (norm of an embedding), not its name's embedding")
 args = parser.parse_args()
 if args.steps < 1 or args.scenes < 1 or not args.lr > 0 or args.list_steps < 0 or args.threads < 1:
     parser.error("--steps, --scenes and --threads must be >= 1, --lr > 0, --list-steps >= 0")
@@ -61,8 +71,26 @@ yes, no = tok(" Yes", add_special_tokens=False)["input_ids"][0], tok(" No", add_
 background = torch.nn.Parameter(torch.zeros(emb.weight.shape[1]))
 
 
+FIXED = torch.nn.functional.normalize(torch.randn(len(OBJECTS), emb.weight.shape[1], generator=torch.Generator().manual_seed(1)), dim=-1)
+
+
+SNAPSHOT = torch.stack([emb.weight[ids].mean(0) for ids in name_ids]).detach().clone()
+
+
 def image_tokens(scene_ids):
+    tokens = _image_tokens(scene_ids)
+    if args.noise:
+        tokens = tokens + args.noise * tokens.norm(dim=-1, keepdim=True) * torch.nn.functional.normalize(
+            torch.randn(tokens.shape), dim=-1)
+    return args.token_scale * tokens
+
+
+def _image_tokens(scene_ids):
     table = torch.stack([emb.weight[ids].mean(0) for ids in name_ids])  # (139, d), tied to the LM
+    if args.snapshot:
+        table = SNAPSHOT
+    if args.untied:
+        table = FIXED * table.detach().norm(dim=-1, keepdim=True)
     table = torch.cat([background[None], table])
     if short:
         listed = torch.zeros(len(scene_ids), 8, dtype=torch.long)
