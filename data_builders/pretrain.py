@@ -12,8 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
-# Scenes, epochs of the vision stage (object tagging) and of the QA stage per preset: enough that the base
-# answers POPE questions on the release's images (README, *Pretrained base*); `tiny` is the tests' size.
+# Scenes, epochs of the vision stage (object tagging), of the glimpse warm-up (0: skipped) and of the QA stage
+# per preset (README, *Pretrained base*); `tiny` is the tests' size.
 SIZES = {"tiny": dict(scenes=400, vision_epochs=5, vision_lr=2e-3, glimpse_epochs=1, epochs=3, lr=2e-3),
          "small": dict(scenes=6000, vision_epochs=12, vision_lr=1e-3, glimpse_epochs=0, epochs=2, lr=3e-4)}
 GLIMPSE = 12  # image tokens of a glimpse: one per object shown (a scene draws at most 7 + clutter), then padding
@@ -28,6 +28,9 @@ def add_arguments(parser):
     parser.add_argument("--vision-lr", type=float, help="learning rate of the object-tagging stage")
     parser.add_argument("--glimpse-epochs", type=float,
                         help="epochs of the presence warm-up on glimpses, one image token per object (0: skip it)")
+    parser.add_argument("--name-tokens", action="store_true",
+                        help="tag in the projector's hidden layer and make its tokens the names' embeddings "
+                             "(needs a projector with a channel per label: small, not tiny)")
     parser.add_argument("--epochs", type=float, help="epochs of the question-answering stage")
     parser.add_argument("--lr", type=float, help="learning rate of the question-answering stage")
     parser.add_argument("--seed", type=int, default=0)
@@ -36,13 +39,14 @@ def add_arguments(parser):
 
 def run(args):
     card = pretrain(args.data, args.out, args.model, args.scenes, args.epochs, args.lr, args.seed, args.overwrite,
-                    vision_epochs=args.vision_epochs, vision_lr=args.vision_lr, glimpse_epochs=args.glimpse_epochs)
+                    vision_epochs=args.vision_epochs, vision_lr=args.vision_lr, glimpse_epochs=args.glimpse_epochs,
+                    name_tokens=args.name_tokens)
     print(f"pretrained {card['id']} on {card['corpus']['rows']} rows in {card['wall_time_s']:.0f} s: {args.out}")
     return 0
 
 
 def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, seed=0, overwrite=False,
-             progress=True, vision_epochs=None, vision_lr=None, glimpse_epochs=None):
+             progress=True, vision_epochs=None, vision_lr=None, glimpse_epochs=None, name_tokens=False):
     """Build the scene corpus, train a fresh `preset` on it, save it with `pebench_pretrain.json`.
 
     Stages, as LLaVA starts from a pretrained CLIP: the vision tower and projector learn to tag the
@@ -54,6 +58,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     from transformers import set_seed
 
     import pebench
+    from data_builders.catalogue import OBJECTS
     from data_builders.scenes import CORPUS_VERSION, POOL, corpus_pool, scene_corpus
     from pebench import data, schema, tiny
     from pebench.adapter import VLM
@@ -72,6 +77,10 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
         raise UserError(f"scenes must be a positive integer, got {size['scenes']}")
     if not size["vision_epochs"] >= 0:
         raise UserError(f"vision epochs must be 0 (skip the stage) or more, got {size['vision_epochs']}")
+    labels = len(OBJECTS) + 1  # "nothing" + the catalogue
+    if name_tokens and tiny.PRESETS[preset]["text_width"] < labels:
+        raise UserError(f"--name-tokens needs a projector with a hidden channel per label ({labels}); {preset}'s "
+                        f"has {tiny.PRESETS[preset]['text_width']} (use --model small)")
     if not size["glimpse_epochs"] >= 0:
         raise UserError(f"glimpse epochs must be 0 (skip the stage) or more, got {size['glimpse_epochs']}")
     if not size["vision_lr"] > 0:
@@ -92,7 +101,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     processor.save_pretrained(work / "fresh")
     vlm = VLM.from_pretrained(work / "fresh", dtype="float32")
     images = [row["image"] for row in corpus if row["negative_kind"] == "list"]  # one row per scene
-    tagging = (tag_objects(vlm, images, maps, size["vision_epochs"], size["vision_lr"], seed, work)
+    tagging = (tag_objects(vlm, images, maps, size["vision_epochs"], size["vision_lr"], seed, work, name_tokens)
                if size["vision_epochs"] else None)
     vision = vlm.model.model.vision_tower
     vision.requires_grad_(False)  # stage 2 trains projector + language model on a frozen encoder, as LLaVA's
@@ -116,16 +125,18 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     return card
 
 
-def tag_objects(vlm, images, maps, epochs, lr, seed, work, held_out=0.05):
+def tag_objects(vlm, images, maps, epochs, lr, seed, work, name_tokens=False, held_out=0.05):
     """Stage 1: train the vision tower and projector to say, for every image patch, which object it shows.
 
     Dense labels (the object covering at least a quarter of a patch, else "nothing") teach what a bag of
     scene labels cannot in CPU time: a tagger told only "these 6 of 139 objects are somewhere" stayed at
     presence AUC 0.58-0.59 after ~10 epochs, the dense one reaches 0.97 (README, *Pretrained base*).
-    The projector's hidden layer is the tagger's output (one channel per label) and its output layer is then
-    set to the language model's embeddings of the names (`_speak_names`): an image token is a weighted name
-    embedding, the form the language model learns presence from (docs/experiments/world_binding.log, 1,000
-    steps on object lists: 86.7 % with the names' embeddings as tokens, 57.5 % with unrelated vectors). Returns the card's facts, with the presence AUC on
+    A linear head reads the projected image tokens and is discarded after. With `name_tokens`, the
+    projector's hidden layer is the tagger instead (one channel per label) and its output layer is then set
+    to the language model's embeddings of the names (`_speak_names`): an image token is a weighted name
+    embedding, the form the language model learns presence from when the tokens are exact
+    (docs/experiments/world_binding.log, 1,000 steps on object lists: 86.7 % with the names' embeddings,
+    57.5 % with unrelated vectors); with the tagger's tokens it has not helped yet (same log). Returns the card's facts, with the presence AUC on
     `held_out` scenes never trained on (the score of "object k is in scene i" is its best patch's log-probability).
     """
     import torch
@@ -139,7 +150,7 @@ def tag_objects(vlm, images, maps, epochs, lr, seed, work, held_out=0.05):
     items = [{"pixel_values": vlm.processor.image_processor(image, return_tensors="pt")["pixel_values"][0],
               "labels": patch_labels(objects, side)} for image, objects in zip(images, maps)]
     cut = len(items) - max(1, int(held_out * len(items))) if len(items) > 1 else len(items)
-    tagger = _tagger(vlm.model, len(OBJECTS) + 1)
+    tagger = _tagger(vlm.model, len(OBJECTS) + 1, name_tokens)
     args = trainer_arguments(Path(work, "tagger"), seed, num_train_epochs=epochs, per_device_train_batch_size=64,
                              learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=0.05, save_strategy="no",
                              logging_strategy="epoch", weight_decay=0.0)
@@ -153,20 +164,21 @@ def tag_objects(vlm, images, maps, epochs, lr, seed, work, held_out=0.05):
         score = logits.log_softmax(-1)[:, :, 1:].amax(1)
         shown = shown_objects(torch.stack([i["labels"] for i in test]), len(OBJECTS))
         facts.update(held_out_scenes=len(test), held_out_presence_auc=round(presence_auc(score, shown), 4))
-    if speaks_names(vlm.model, len(OBJECTS) + 1):
+    if name_tokens:
         _speak_names(vlm, len(OBJECTS) + 1)
-        facts["tokens"] = "name embeddings"
+    facts["tokens"] = "name embeddings" if name_tokens else "free"
     return facts
 
 
 def glimpse_warmup(vlm, corpus, maps, settings, work, seed, progress=True):
-    """Stage 2a: the presence questions with each image cut to a glimpse, one image token per object shown.
+    """Stage 2a (optional): the presence questions with each image cut to a glimpse, one token per object shown.
 
-    Why: on whole images (64 tokens, ~73 % background) the `small` decoder learns presence slowly (62 %
-    after 3,000 steps at lr 3e-4); started on a short list of object tokens it learns what "is there an X"
-    means, then transfers to whole images (87.5 % in docs/experiments/world_binding.log). A glimpse keeps, per
-    object of the scene's map, the patch it covers most (up to `GLIMPSE`, in image order, padded with the
-    emptiest patch): the real projector's tokens, only fewer. Returns the card's facts.
+    Why: on whole images (64 tokens, ~73 % empty) the `small` decoder learns presence slowly; given *perfect*
+    tokens (the names' embeddings), starting on such a short list took it to 87.5 % on unseen scenes where
+    whole images alone gave 64.7 % (docs/experiments/world_binding.log). With the real projector's tokens it
+    has not helped yet (60-61 % after 2,000 steps, the same log), so `small` skips it by default. A glimpse
+    keeps, per object of the scene's map, the patch it covers most (up to `GLIMPSE`, in image order, padded
+    with the emptiest patches). Returns the card's facts.
     """
     import torch
     from transformers import Trainer
@@ -300,18 +312,16 @@ def _speak_names(vlm, count):
         out.weight[:, 1:count] = name_embeddings(vlm).T
 
 
-def _tagger(model, count):
+def _tagger(model, count, names=False):
     """An `nn.Module` tagging each patch with one of `count` labels: forward -> {"loss", "logits"}.
 
-    The logits are the projector's hidden layer (its first `count` channels, before the activation) when it
-    is that wide (`speaks_names`); otherwise (the `tiny` test preset: 96 < 140) a linear head on the image
-    tokens, discarded after.
+    The logits come from a linear head on the image tokens or, with `names`, are the projector's hidden
+    layer (its first `count` channels, before the activation).
     """
     import torch
     from torch.nn.functional import binary_cross_entropy_with_logits, cross_entropy, one_hot
 
     projector = model.model.multi_modal_projector
-    names = speaks_names(model, count)
 
     class Tagger(torch.nn.Module):
         def __init__(self):
@@ -338,11 +348,6 @@ def _tagger(model, count):
             return {"loss": loss, "logits": logits}
 
     return Tagger()
-
-
-def speaks_names(model, count):
-    """Whether the projector's hidden layer has a channel per label (then its tokens speak the names)."""
-    return model.model.multi_modal_projector.linear_1.out_features >= count
 
 
 def _texts(rows):

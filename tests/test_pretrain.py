@@ -100,6 +100,7 @@ def test_a_base_for_another_dataset_or_with_changed_weights_is_refused(capsys, b
                                             (["--vision-epochs", "-1"], "vision epochs must be 0"),
                                             (["--vision-lr", "0"], "vision lr must be positive"),
                                             (["--glimpse-epochs", "-1"], "glimpse epochs must be 0"),
+                                            (["--name-tokens"], "needs a projector with a hidden channel per label"),
                                             (["--model", "huge"], "unknown preset 'huge' to pretrain")])
 def test_bad_pretraining_settings_are_one_line(capsys, small_data, tmp_path, extra, message):
     _one_line(capsys, ["pretrain", "--data", str(small_data), "--out", str(tmp_path / "b"), *QUICK, *extra], message)
@@ -145,23 +146,22 @@ def test_a_glimpse_of_every_patch_is_the_whole_image(base):
     assert torch.allclose(every, whole, atol=1e-5) and not torch.allclose(fewer, whole, atol=1e-3)
 
 
-def test_a_wide_projector_tags_in_its_hidden_layer_then_writes_the_names_embeddings(small_data):
-    """`small`'s projector (192 hidden channels >= 140 labels): hidden channel k is label k's logit, and after
-    tagging the output layer turns channel k into object k's name embedding (label 0, nothing, into nothing)."""
+def test_name_tokens_tag_in_the_projectors_hidden_layer_then_write_the_names_embeddings(small_data):
+    """`--name-tokens` on `small` (192 hidden channels >= 140 labels): hidden channel k is label k's logit, and
+    after tagging the output layer turns channel k into object k's name embedding (label 0, nothing, into nothing)."""
     import torch
 
     from data_builders.catalogue import OBJECTS
-    from data_builders.pretrain import _speak_names, _tagger, name_embeddings, speaks_names
+    from data_builders.pretrain import _speak_names, _tagger, name_embeddings
     from pebench import tiny
     from pebench.adapter import VLM
 
     model, processor = tiny.build(tiny.dataset_texts(small_data), "small", 0)
     vlm = VLM(model, processor, device="cpu", dtype="float32")
     count = len(OBJECTS) + 1
-    assert speaks_names(model, count) and not speaks_names(tiny.build(["a b"], "tiny", 0)[0], count)
     pixels = torch.rand(2, 3, 64, 64)
     labels = torch.randint(0, count, (2, 64))
-    out = _tagger(model, count)(pixels, labels)
+    out = _tagger(model, count, names=True)(pixels, labels)
     assert out["logits"].shape == (2, 64, count) and torch.isfinite(out["loss"])
     out["loss"].backward()  # the loss reaches the vision tower
     assert next(model.model.vision_tower.parameters()).grad.abs().sum() > 0

@@ -2,9 +2,9 @@
 
     python docs/experiments/tag_names.py OUT [--threads 1]
 
-Saves the tagged `small` model for the demo release (runs/demo/data), the 6,000-scene corpus and its object
-maps into OUT, so that `glimpse_stage.py` can try language-model stages without re-running the 5-10 min
-tagging. Same seed, corpus and settings as `pebench pretrain --model small`.
+Saves the tagged `small` model for the demo release (runs/demo/data), the 6,000-scene corpus and its
+object maps into OUT, so that `glimpse_stage.py` can try language-model stages without re-running the
+5-10 min tagging. Same seed, corpus and settings as `pebench pretrain --model small --name-tokens`.
 """
 import argparse
 import json
@@ -43,7 +43,8 @@ processor.save_pretrained(work / "fresh")
 vlm = VLM.from_pretrained(work / "fresh", dtype="float32")
 images = [row["image"] for row in corpus if row["negative_kind"] == "list"]
 size = pretrain.SIZES["small"]
-print(pretrain.tag_objects(vlm, images, maps, size["vision_epochs"], size["vision_lr"], 0, work), flush=True)
+print(pretrain.tag_objects(vlm, images, maps, size["vision_epochs"], size["vision_lr"], 0, work, name_tokens=True),
+      flush=True)
 vlm.model.save_pretrained(out)
 vlm.processor.save_pretrained(out)
 corpus.save_to_disk(str(out / "corpus"))
