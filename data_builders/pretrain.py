@@ -51,8 +51,8 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
 
     Stages, as LLaVA starts from a pretrained CLIP: the vision tower and projector learn to tag the
     objects of each scene patch by patch (`tag_objects`); then, on the frozen vision tower, projector and
-    language model learn presence questions on glimpses (`glimpse_warmup`), then the corpus's questions on
-    whole images.
+    language model learn (if `glimpse_epochs`) presence questions on glimpses (`glimpse_warmup`), then the
+    corpus's questions on whole images.
     """
     import datasets
     from transformers import set_seed
@@ -136,8 +136,9 @@ def tag_objects(vlm, images, maps, epochs, lr, seed, work, name_tokens=False, he
     to the language model's embeddings of the names (`_speak_names`): an image token is a weighted name
     embedding, the form the language model learns presence from when the tokens are exact
     (docs/experiments/world_binding.log, 1,000 steps on object lists: 86.7 % with the names' embeddings,
-    57.5 % with unrelated vectors); with the tagger's tokens it has not helped yet (same log). Returns the card's facts, with the presence AUC on
-    `held_out` scenes never trained on (the score of "object k is in scene i" is its best patch's log-probability).
+    57.5 % with unrelated vectors); with the tagger's tokens it has not helped yet (same log). Returns the
+    card's facts, with the presence AUC on `held_out` scenes never trained on (the score of "object k is in
+    scene i" is its best patch's log-probability).
     """
     import torch
     from transformers import Trainer
@@ -247,7 +248,7 @@ def _glimpsing(model, loss_of):
             def cut(x, middle):
                 return torch.cat([x[:, :start], middle, x[:, start + length:]], 1)
 
-            embeds = cut(self.model.get_input_embeddings()(input_ids), seen.to(tokens.dtype))
+            embeds = cut(self.model.get_input_embeddings()(input_ids), seen)
             mask = cut(attention_mask, attention_mask.new_ones(patches.shape))
             labels = cut(labels, labels.new_full(patches.shape, -100))
             logits = self.model(inputs_embeds=embeds, attention_mask=mask).logits

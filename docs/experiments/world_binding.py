@@ -16,7 +16,8 @@ out as the names' own tokens ("umbrella, lamp, ...", up to 32), as a text-only w
 `--question-first` puts the question before the image; `--token-scale` multiplies every image token;
 `--untied` replaces each name's embedding by a fixed random vector of the same norm, `--snapshot` by a
 frozen copy of its value at initialisation (what a vision tower aligned before the LM trains gives);
-`--noise R` adds a fresh random vector of R times the token's norm to each (cosine to the clean ~ 1/sqrt(1+R^2)). Results: docs/experiments/world_binding.log.
+`--noise R` adds a fresh random vector of R times the token's norm to each (cosine to the clean token
+~ 1/sqrt(1+R^2)). Results: docs/experiments/world_binding.log.
 Needs runs/demo/data (`make demo`, or `pebench build --people 50 --events 10 --out runs/demo/data`).
 """
 import argparse
@@ -71,7 +72,8 @@ yes, no = tok(" Yes", add_special_tokens=False)["input_ids"][0], tok(" No", add_
 background = torch.nn.Parameter(torch.zeros(emb.weight.shape[1]))
 
 
-FIXED = torch.nn.functional.normalize(torch.randn(len(OBJECTS), emb.weight.shape[1], generator=torch.Generator().manual_seed(1)), dim=-1)
+FIXED = torch.nn.functional.normalize(
+    torch.randn(len(OBJECTS), emb.weight.shape[1], generator=torch.Generator().manual_seed(1)), dim=-1)
 
 
 SNAPSHOT = torch.stack([emb.weight[ids].mean(0) for ids in name_ids]).detach().clone()
