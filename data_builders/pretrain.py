@@ -213,9 +213,7 @@ def glimpse_patches(objects, side, count=GLIMPSE):
     import numpy as np
     import torch
 
-    block = objects.shape[0] // side
-    cells = objects[:side * block, :side * block].reshape(side, block, side, block).transpose(0, 2, 1, 3)
-    cells = cells.reshape(side * side, block * block)
+    cells = _patch_cells(objects, side)
     labels = [int(k) for k in np.unique(cells) if k > 0]
     best = sorted({int((cells == k).sum(1).argmax()) for k in labels})[:count]
     empty = np.argsort((cells > 0).sum(1), kind="stable")
@@ -242,7 +240,7 @@ def _glimpsing(model, loss_of):
             start, length = int(image[0].nonzero()[0]), int(image[0].sum())
             if not bool(image[:, start:start + length].all()):
                 raise ValueError("glimpses need the image at the same place in every row")
-            tokens = torch.stack(list(self.model.model.get_image_features(pixel_values=pixel_values).pooler_output))
+            tokens = _image_tokens(self.model, pixel_values)
             seen = tokens.gather(1, patches[..., None].expand(-1, -1, tokens.shape[-1]))
 
             def cut(x, middle):
@@ -280,14 +278,28 @@ def patch_labels(objects, side):
     import numpy as np
     import torch
 
-    block = objects.shape[0] // side  # map pixels per patch side (the map is at the image's own size)
-    cells = objects[:side * block, :side * block].reshape(side, block, side, block).transpose(0, 2, 1, 3)
+    cells = _patch_cells(objects, side)
     labels = []
-    for cell in cells.reshape(side * side, block * block):
+    for cell in cells:
         counts = np.bincount(cell, minlength=2)
         counts[0] = 0
-        labels.append(int(counts.argmax()) if counts.max() * 4 >= block * block else 0)
+        labels.append(int(counts.argmax()) if counts.max() * 4 >= cell.size else 0)
     return torch.tensor(labels)
+
+
+def _patch_cells(objects, side):
+    """(side * side, pixels per patch): a map's pixels grouped by the patch they fall in, row-major as the
+    vision tower orders patches (the map is at the image's own size)."""
+    block = objects.shape[0] // side
+    cells = objects[:side * block, :side * block].reshape(side, block, side, block).transpose(0, 2, 1, 3)
+    return cells.reshape(side * side, block * block)
+
+
+def _image_tokens(model, pixel_values):
+    """(images, patches, width): the projected image tokens a LLaVA `model` puts in the prompt."""
+    import torch
+
+    return torch.stack(list(model.model.get_image_features(pixel_values=pixel_values).pooler_output))
 
 
 def name_embeddings(vlm):
@@ -331,13 +343,10 @@ def _tagger(model, count, names=False):
             self.head = None if names else torch.nn.Linear(model.config.text_config.hidden_size, count)
 
         def forward(self, pixel_values, labels=None):
-            hidden = []
-            hook = projector.linear_1.register_forward_hook(lambda module, args, out: hidden.append(out))
-            try:
-                tokens = torch.stack(list(self.model.model.get_image_features(pixel_values=pixel_values).pooler_output))
-            finally:
-                hook.remove()
-            logits = hidden[0][..., :count] if names else self.head(tokens)
+            if names:
+                logits = self.hidden(pixel_values)[..., :count]
+            else:
+                logits = self.head(_image_tokens(self.model, pixel_values))
             if labels is None:
                 return {"loss": None, "logits": logits}
             flat, target = logits.flatten(0, 1), labels.flatten()
@@ -347,6 +356,16 @@ def _tagger(model, count, names=False):
                 loss = loss + binary_cross_entropy_with_logits(flat, one_hot(target, count).to(flat.dtype),
                                                                pos_weight=balance, reduction="sum") / flat.numel()
             return {"loss": loss, "logits": logits}
+
+        def hidden(self, pixel_values):
+            """The projector's hidden layer (before the activation), read with a forward hook."""
+            seen = []
+            hook = projector.linear_1.register_forward_hook(lambda module, args, out: seen.append(out))
+            try:
+                _image_tokens(self.model, pixel_values)
+            finally:
+                hook.remove()
+            return seen[0]
 
     return Tagger()
 
