@@ -294,7 +294,9 @@ def fit(vlm, loss_fn, loss_kwargs, ref, forget, retain, probes, train, seed, wor
     """
     model = with_lora(vlm.model, train["lora_r"])
     model.train()
-    length = steps * train["batch_size"] * train["grad_accum"]
+    # every rank's rows: on W processes a step takes W per-device batches, so the pairs a 1-process run
+    # sees in `steps` steps are the ones W processes see (a per-device length would cycle half of them twice)
+    length = steps * distributed.effective_batch(train["batch_size"], train["grad_accum"])
     curve = CurveCallback(vlm, probes, train["curve_every"], train["batch_size"], rule, goal_nll)
     trainer = UnlearnTrainer(
         model=model, args=training_args(train, seed, workdir, steps, lr),
