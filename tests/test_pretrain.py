@@ -46,8 +46,10 @@ def test_a_base_records_its_id_and_fingerprint_and_is_the_same_bytes_twice(base,
     assert 24 * 6 <= card["corpus"]["rows"] <= 24 * 8 and card["corpus"]["pool_dropped_as_release_lookalikes"] >= 0
     stage = card["vision_stage"]  # dense tagging, scored on scenes it never saw
     assert stage["held_out_scenes"] >= 1 and 0.0 <= stage["held_out_presence_auc"] <= 1.0
-    glimpses = card["glimpse_stage"]  # the presence warm-up: the 6 presence rows of each scene
-    assert glimpses["rows"] == 24 * 6 and glimpses["steps"] >= 1 and glimpses["tokens"] == 12
+    warmup = card["curriculum_stage"]  # tiny's presence warm-up: 2 steps each of clean, blend, real glimpses
+    assert warmup["rows"] == 24 * 6 and warmup["glimpse_tokens"] == 12
+    assert [(p["view"], p["tokens"], p["steps"]) for p in warmup["phases"]] == [
+        ("glimpse", "clean", 2), ("glimpse", "blend", 2), ("glimpse", "real", 2)]
     assert main(["pretrain", "--data", str(small_data), "--out", str(tmp_path / "again"), *QUICK]) == 0
     assert (tmp_path / "again" / "model.safetensors").read_bytes() == (base / "model.safetensors").read_bytes()
 
@@ -99,8 +101,10 @@ def test_a_base_for_another_dataset_or_with_changed_weights_is_refused(capsys, b
                                             (["--epochs", "0"], "epochs must be positive"),
                                             (["--vision-epochs", "-1"], "vision epochs must be 0"),
                                             (["--vision-lr", "0"], "vision lr must be positive"),
-                                            (["--glimpse-epochs", "-1"], "glimpse epochs must be 0"),
-                                            (["--name-tokens"], "needs a projector with a hidden channel per label"),
+                                            (["--curriculum", "glimpse/real:0"], "want VIEW/TOKENS:STEPS"),
+                                            (["--curriculum", "crop/real:5"], "curriculum phase 'crop/real:5'"),
+                                            (["--curriculum", "image/noisy:5"], "TOKENS clean|blend|real"),
+                                            (["--tokens", "names"], "needs a projector with a hidden channel per label"),
                                             (["--model", "huge"], "unknown preset 'huge' to pretrain")])
 def test_bad_pretraining_settings_are_one_line(capsys, small_data, tmp_path, extra, message):
     _one_line(capsys, ["pretrain", "--data", str(small_data), "--out", str(tmp_path / "b"), *QUICK, *extra], message)
@@ -121,12 +125,14 @@ def test_a_glimpse_keeps_each_objects_best_patch_in_image_order_then_the_empties
     assert glimpse_patches(np.zeros((16, 16), dtype=np.int16), 2, count=3).tolist() == [0, 1, 2]
 
 
-def test_a_glimpse_of_every_patch_is_the_whole_image(base):
-    """The glimpse path cuts and splices the image block; given all patches in order it must be the model."""
+def test_a_glimpse_of_every_patch_is_the_whole_image_and_clean_tokens_are_the_names(base):
+    """The curriculum's path cuts and splices the image block: given all patches in order and the projector's
+    tokens (mix 1) it must be the model; at mix 0 the image tokens are the names' embeddings, and a blend is
+    the straight line between the two."""
     import datasets
     import torch
 
-    from data_builders.pretrain import _glimpsing
+    from data_builders.pretrain import _mixing, _name_token_ids, name_embeddings
     from data_builders.scenes import scene_rows
     from pebench import schema
     from pebench.adapter import VLM
@@ -140,14 +146,33 @@ def test_a_glimpse_of_every_patch_is_the_whole_image(base):
     with torch.no_grad():
         whole = answer_mean_loss(vlm.model(**{k: v for k, v in batch.items() if k != "labels"}).logits,
                                  batch["labels"])
-        glimpsing = _glimpsing(vlm.model, answer_mean_loss)
-        every = glimpsing(**batch, patches=torch.arange(tokens).repeat(len(rows), 1))["loss"]
-        fewer = glimpsing(**batch, patches=torch.arange(4).repeat(len(rows), 1))["loss"]
+        mixing = _mixing(vlm.model, answer_mean_loss, _name_token_ids(vlm))
+        every = mixing(**batch, patches=torch.arange(tokens).repeat(len(rows), 1))["loss"]
+        fewer = mixing(**batch, patches=torch.arange(4).repeat(len(rows), 1))["loss"]
     assert torch.allclose(every, whole, atol=1e-5) and not torch.allclose(fewer, whole, atol=1e-3)
+
+    labels = torch.tensor([0, 3, 0, 7]).repeat(len(rows), 1)  # label k = object k - 1, 0 = nothing
+    labels[1] = torch.tensor([5, 5, 0, 1])
+    fed = []
+    hook = vlm.model.model.language_model.register_forward_pre_hook(
+        lambda module, args, kwargs: fed.append(kwargs["inputs_embeds"]), with_kwargs=True)
+    patches = torch.arange(4).repeat(len(rows), 1)
+    try:
+        with torch.no_grad():
+            for mix in (0.0, 1.0, 0.25):
+                mixing.mix = mix
+                mixing(**batch, patches=patches, patch_labels=labels)
+    finally:
+        hook.remove()
+    start = int((batch["input_ids"][0] == vlm.model.config.image_token_id).nonzero()[0])
+    clean, real, blend = (x[:, start:start + 4] for x in fed)
+    names = torch.cat([torch.zeros(1, clean.shape[-1]), name_embeddings(vlm)])
+    assert torch.allclose(clean, names[labels]) and clean[0, 0].abs().sum() == 0
+    assert torch.allclose(blend, 0.75 * clean + 0.25 * real, atol=1e-6) and not torch.allclose(real, clean)
 
 
 def test_name_tokens_tag_in_the_projectors_hidden_layer_then_write_the_names_embeddings(small_data):
-    """`--name-tokens` on `small` (192 hidden channels >= 140 labels): hidden channel k is label k's logit, and
+    """`--tokens names` on `small` (192 hidden channels >= 140 labels): hidden channel k is label k's logit, and
     after tagging the output layer turns channel k into object k's name embedding (label 0, nothing, into nothing)."""
     import torch
 

@@ -4,7 +4,7 @@
 
 Saves the tagged `small` model for the demo release (runs/demo/data), the 6,000-scene corpus and its
 object maps into OUT, so that `glimpse_stage.py` can try language-model stages without re-running the
-5-10 min tagging. Same seed, corpus and settings as `pebench pretrain --model small --name-tokens`.
+5-10 min tagging. Same seed, corpus and settings as `pebench pretrain --model small --tokens names`.
 """
 import argparse
 import json
