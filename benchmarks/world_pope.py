@@ -17,10 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def held_out_scene_rows(first=6000, count=100, size=64):
     """Presence questions on scenes `first`.. of the pretraining corpus (the `small` base trains on 0-5999)."""
+    from data_builders.pretrain import scene_index
     from data_builders.scenes import scene_rows
 
     rows = scene_rows(first + count, size, seed=0)
-    return [r for r in rows if r["negative_kind"] in ("present", "absent") and int(r["id"].split("/")[1]) >= first]
+    return [r for r in rows if r["negative_kind"] in ("present", "absent") and scene_index(r) >= first]
 
 
 def main():
