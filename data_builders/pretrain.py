@@ -145,7 +145,8 @@ def tag_objects(vlm, images, maps, epochs, lr, seed, work, name_tokens=False, he
     to the language model's embeddings of the names (`_speak_names`): an image token is a weighted name
     embedding, the form the language model learns presence from when the tokens are exact
     (docs/experiments/world_binding.log, 1,000 steps on object lists: 86.7 % with the names' embeddings,
-    57.5 % with unrelated vectors); with the tagger's tokens it has not helped yet (same log). Returns the
+    57.5 % with unrelated vectors); the decoder reads the tagger's tokens only after `token_curriculum`
+    (same log). Returns the
     card's facts, with the presence AUC on `held_out` scenes never trained on (the score of "object k is in
     scene i" is its best patch's log-probability).
     """
@@ -213,9 +214,9 @@ def token_curriculum(vlm, corpus, maps, phases, settings, work, seed, progress=T
     for index, (view, tokens, steps) in enumerate(phases):
         def collate(batch, shown=views[view]):
             encoded = vlm.encode(batch)
-            patches = shown[[scene_index(row) for row in batch]]
-            encoded["patches"] = patches
-            encoded["patch_labels"] = labels[[scene_index(row) for row in batch]].gather(1, patches)
+            scenes = [scene_index(row) for row in batch]
+            encoded["patches"] = shown[scenes]
+            encoded["patch_labels"] = labels[scenes].gather(1, encoded["patches"])
             return encoded
 
         args = trainer_arguments(Path(work, f"curriculum{index}"), seed, progress, max_steps=steps,
@@ -277,9 +278,18 @@ def _mixing(model, loss_of, name_ids):
 
     The image placeholder block (the same place in every row: the image opens the prompt) is replaced;
     mask and labels are cut to match. `name_ids[k]`: object k's token ids; the clean table is read from the
-    live embeddings (label 0, nothing: a zero vector). `mix` 1 (the default) is the projector alone.
+    live embeddings (label 0, nothing: a zero vector). `mix` 1 (the default) is the projector alone. The
+    clean tokens are matrix products (labels one-hot x names' token means x embeddings), not indexing: an
+    indexing backward accumulates repeated rows in a thread-dependent order, and the same seed on 2 threads
+    gave other bytes.
     """
     import torch
+
+    vocab = model.get_input_embeddings().weight.shape[0]
+    means = torch.zeros(len(name_ids) + 1, vocab)  # row k + 1: the mean over object k's tokens; row 0: nothing
+    for row, ids in enumerate(name_ids, start=1):
+        for token in ids:
+            means[row, token] += 1.0 / len(ids)
 
     class Mixing(torch.nn.Module):
         def __init__(self):
@@ -298,9 +308,9 @@ def _mixing(model, loss_of, name_ids):
                 tokens = _image_tokens(self.model, pixel_values)
                 seen = self.mix * tokens.gather(1, patches[..., None].expand(-1, -1, tokens.shape[-1]))
             if self.mix < 1:
-                names = torch.stack([embed.weight[ids].mean(0) for ids in name_ids])
-                table = torch.cat([names.new_zeros(1, names.shape[1]), names])
-                seen = seen + (1 - self.mix) * table[patch_labels]
+                table = means.to(embed.weight) @ embed.weight
+                pick = torch.nn.functional.one_hot(patch_labels, len(means)).to(table)
+                seen = seen + (1 - self.mix) * (pick @ table)
 
             def cut(x, middle):
                 return torch.cat([x[:, :start], middle, x[:, start + length:]], 1)

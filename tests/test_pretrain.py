@@ -196,3 +196,19 @@ def test_name_tokens_tag_in_the_projectors_hidden_layer_then_write_the_names_emb
     hidden[0, 5], hidden[1, 0], hidden[2, count + 3] = 2.0, 1.0, 1.0
     written = projector(hidden).detach()
     assert torch.allclose(written[0], 2 * name_embeddings(vlm)[4]) and not written[1:].any()
+
+
+def test_the_curriculum_is_the_same_bytes_on_two_threads(small_data, tmp_path):
+    """Clean tokens are built by matrix products: an indexing backward summed repeated rows in a
+    thread-dependent order, and two runs on 2 threads gave different weights."""
+    import torch
+
+    argv = [*QUICK, "--scenes", "40", "--vision-epochs", "1", "--curriculum", "glimpse/clean:3,glimpse/blend:3"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for name in ("a", "b"):
+            assert main(["pretrain", "--data", str(small_data), "--out", str(tmp_path / name), *argv]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
