@@ -7,6 +7,7 @@ release, trained on `data_builders.scenes` (object presence, object lists, count
 and goal models then start from it (`pebench train --model runs/base`); its id and fingerprint go into
 every card and result made from it.
 """
+import argparse
 import json
 import shutil
 import time
@@ -14,9 +15,9 @@ from pathlib import Path
 
 # Scenes, epochs of the vision stage (object tagging), the token curriculum's phases ("none": skipped) and
 # epochs of the QA stage per preset (README, *Pretrained base*); `tiny` is the tests' size.
-SIZES = {"tiny": dict(scenes=400, vision_epochs=5, vision_lr=2e-3, tokens="free",
+SIZES = {"tiny": dict(scenes=400, vision_epochs=5, vision_lr=2e-3, tokens="free", describe=False,
                       curriculum="glimpse/clean:2,glimpse/blend:2,glimpse/real:2", epochs=3, lr=2e-3),
-         "small": dict(scenes=6000, vision_epochs=12, vision_lr=1e-3, tokens="free", curriculum="none", epochs=2,
+         "small": dict(scenes=6000, vision_epochs=12, vision_lr=1e-3, tokens="free", describe=False, curriculum="none", epochs=2,
                        lr=3e-4)}
 # `small` with --tokens names and this curriculum: world 81.7 % on the demo release (free head: 62.3 %), but
 # a model fine-tuned from it learns names poorly (README, *Known limits*), so it is not the default yet.
@@ -39,6 +40,8 @@ def add_arguments(parser):
     parser.add_argument("--tokens", choices=TOKENS,
                         help="names: tag in the projector's hidden layer and make its tokens the names' embeddings "
                              "(needs a projector with a channel per label: small, not tiny); free: a free head")
+    parser.add_argument("--describe-people", dest="describe", action=argparse.BooleanOptionalAction, default=None,
+                        help="also ask what each scene's unnamed person looks like (hair, shirt, ...)")
     parser.add_argument("--epochs", type=float, help="epochs of the question-answering stage")
     parser.add_argument("--lr", type=float, help="learning rate of the question-answering stage")
     parser.add_argument("--seed", type=int, default=0)
@@ -48,13 +51,13 @@ def add_arguments(parser):
 def run(args):
     card = pretrain(args.data, args.out, args.model, args.scenes, args.epochs, args.lr, args.seed, args.overwrite,
                     vision_epochs=args.vision_epochs, vision_lr=args.vision_lr, curriculum=args.curriculum,
-                    tokens=args.tokens)
+                    tokens=args.tokens, describe=args.describe)
     print(f"pretrained {card['id']} on {card['corpus']['rows']} rows in {card['wall_time_s']:.0f} s: {args.out}")
     return 0
 
 
 def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, seed=0, overwrite=False,
-             progress=True, vision_epochs=None, vision_lr=None, curriculum=None, tokens=None):
+             progress=True, vision_epochs=None, vision_lr=None, curriculum=None, tokens=None, describe=None):
     """Build the scene corpus, train a fresh `preset` on it, save it with `pebench_pretrain.json`.
 
     Stages, as LLaVA starts from a pretrained CLIP: the vision tower and projector learn to tag the
@@ -67,7 +70,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
 
     import pebench
     from data_builders.catalogue import OBJECTS
-    from data_builders.scenes import CORPUS_VERSION, POOL, corpus_pool, scene_corpus
+    from data_builders.scenes import CORPUS_VERSION, DESCRIBE_POOL, POOL, corpus_pool, scene_corpus
     from pebench import data, schema, tiny
     from pebench.adapter import VLM
     from pebench.errors import UserError
@@ -79,7 +82,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     check_output_dir(out, overwrite)
     meta = data.metadata(data_dir)
     given = dict(scenes=scenes, epochs=epochs, lr=lr, vision_epochs=vision_epochs, vision_lr=vision_lr,
-                 curriculum=curriculum, tokens=tokens)
+                 curriculum=curriculum, tokens=tokens, describe=describe)
     size = {**SIZES[preset], **{k: v for k, v in given.items() if v is not None}}
     if not isinstance(size["scenes"], int) or size["scenes"] < 1:
         raise UserError(f"scenes must be a positive integer, got {size['scenes']}")
@@ -101,7 +104,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     release = [{"name": n, "attributes": json.loads(a)} for n, a in zip(people["name"], people["attributes"])]
     start = time.time()
     rows, maps = scene_corpus(size["scenes"], meta["image_size"], seed, meta.get("renderer", "procedural"),
-                              release=release)
+                              release=release, describe=size["describe"])
     corpus = datasets.Dataset.from_list(rows, features=schema.QA_FEATURES)
     work = Path(out).resolve().parent / f".{Path(out).name}.work"
     shutil.rmtree(work, ignore_errors=True)
@@ -120,7 +123,9 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     vision.requires_grad_(True)
     card = {"id": f"pebench-{preset}-base-s{seed}", "preset": preset, "seed": seed,
             "corpus": {"version": CORPUS_VERSION, "scenes": size["scenes"], "rows": len(rows),
-                       "pool_dropped_as_release_lookalikes": corpus_pool(POOL, seed, release)[1]},
+                       "describe_people": size["describe"], "pool": DESCRIBE_POOL if size["describe"] else POOL,
+                       "pool_dropped_as_release_lookalikes": corpus_pool(
+                           DESCRIBE_POOL if size["describe"] else POOL, seed, release)[1]},
             "dataset": {"fingerprint": data.fingerprint(data_dir)}, "vision_stage": tagging,
             "curriculum_stage": warmup, "training": settings,
             **facts,

@@ -4,6 +4,7 @@ A stage's output sits beside a hidden stamp (`.{name}.stage.json`) holding the k
 (its command line plus the dataset fingerprint). The stamp is written only after the stage succeeded,
 so an interrupted stage runs again and a finished one is skipped.
 """
+import hashlib
 import json
 import sys
 import time
@@ -42,3 +43,15 @@ def cached(name, output, key, work):
     atomic_write_text(stamp_path(output), json.dumps(key))
     print(f"[done] {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     return True
+
+
+CARDS = ("pebench_train.json", "unlearning.json")
+
+
+def with_inputs(key, models=()):
+    """`key` plus the sha256 of each input model's pebench cards: a re-made model re-runs what reads it.
+
+    Computed when the stage is about to run, so a job can name a model that an earlier stage of it makes.
+    """
+    cards = [card for model in models for card in sorted(Path(model).glob("*.json")) if card.name in CARDS]
+    return [*key, *[hashlib.sha256(card.read_bytes()).hexdigest() for card in cards]]

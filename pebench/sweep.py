@@ -194,11 +194,11 @@ def _evaluate_flags(grid):
 
 def unfinished(jobs):
     """The jobs with a stage still to run; a finished one is reported and skipped without a worker."""
-    from pebench.stages import is_done
+    from pebench.stages import is_done, with_inputs
 
     todo = []
     for job in jobs:
-        if all(is_done(output, key) for _, _, output, key in job["stages"]):
+        if all(is_done(output, with_inputs(key, *inputs)) for _, _, output, key, *inputs in job["stages"]):
             print(f"[skip] {job['name']}: up to date", file=sys.stderr)
         else:
             todo.append(job)
@@ -208,18 +208,21 @@ def unfinished(jobs):
 def run_job(job, threads=None):
     """Run one job's stages (in whatever process the executor chose); returns the job's name.
 
+    A stage is (name, argv, output, key) or (name, argv, output, key, input models): the key is then
+    completed with the input models' cards when the stage runs (`stages.with_inputs`).
     Each stage writes to a temporary path and renames (`pebench.io`), then stamps its key, so a worker
     killed at any point leaves either nothing or a finished output, never a half-written one.
     """
     from pebench.cli import main
-    from pebench.stages import cached
+    from pebench.stages import cached, with_inputs
 
     print(f"[job]  {job['name']} pid {os.getpid()}", file=sys.stderr, flush=True)
     remove_job_temporaries(job)  # a run of this job killed before left them; only one run of a job at a time
     prefix = ["--threads", str(threads)] if threads else []
-    for name, argv, output, key in job["stages"]:
+    for name, argv, output, key, *inputs in job["stages"]:
         replace = argv[0] == "unlearn" and Path(output).is_dir()
-        cached(name, output, key, lambda: main([*prefix, *argv, *(["--overwrite"] if replace else [])]))
+        cached(name, output, with_inputs(key, *inputs),
+               lambda: main([*prefix, *argv, *(["--overwrite"] if replace else [])]))
     return job["name"]
 
 
@@ -227,7 +230,7 @@ def remove_job_temporaries(job):
     """A job's own temporaries beside its outputs (`.NAME.tmp-*` folders, `.NAME.*` files), not its stamps."""
     from pebench.stages import STAMP
 
-    for _, _, output, _ in job["stages"]:
+    for _, _, output, *_ in job["stages"]:
         output = Path(output)
         for stale in output.parent.glob(f".{output.name}.*"):
             if not stale.name.endswith(STAMP):

@@ -1,8 +1,10 @@
 """The one-command demo: stage caching, resumption after a kill, a second run, bad input."""
 import json
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +96,43 @@ def test_a_killed_demo_resumes_and_a_finished_one_reruns_in_seconds(tmp_path):
              *out.glob("results/**/[!.]*.json")]  # hidden files are the demo's stage stamps
     assert len(cards) >= 6 and not [c for c in cards if str(tmp_path) in c.read_text()]  # no absolute paths
 
+
+
+@pytest.mark.slow
+def test_methods_spread_over_two_workers_give_the_same_bytes_and_keys(tmp_path):
+    """The methods' jobs run in a process pool with the keys of the one-process run: same result bytes."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    argv = [*_demo("run")[:-4], "--methods", "ga,npo", "--out", "run"]  # relative: the stage keys hold paths
+    first = subprocess.run(argv, capture_output=True, text=True, cwd=one)
+    assert first.returncode == 0, first.stderr[-2000:]
+    shutil.copytree(one, two)
+    for method in ("ga", "npo"):  # the stamps stay: only the outputs are gone, so only these stages re-run
+        shutil.rmtree(two / "run" / "models" / "person_forget05" / method)
+        (two / "run" / "results" / "person_forget05" / f"{method}.json").unlink()
+    pooled = subprocess.run([*argv, "--workers", "2"], capture_output=True, text=True, cwd=two)
+    assert pooled.returncode == 0, pooled.stderr[-2000:]
+    log = pooled.stderr
+    assert "[skip] train goal model" in log and "[skip] evaluate goal" in log and log.count("[job]") == 2
+    assert log.count("[run]  unlearn") == 2 and log.count("[run]  evaluate") == 2
+    for method in ("ga", "npo"):
+        result = Path("run", "results", "person_forget05", f"{method}.json")
+        assert (two / result).read_bytes() == (one / result).read_bytes()
+    assert "[skip] build the leaderboard" in log  # keyed by the results' bytes: nothing changed
+
+
+def test_zero_workers_is_one_line_and_nothing_written(tmp_path, capsys):
+    assert main(["demo", "--preset", "quick", "--out", str(tmp_path / "run"), "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--workers must be >= 1" in err and len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_new_generator_version_rebuilds_the_demo_data(monkeypatch):
+    import data_builders.build  # noqa: F401  (the package exports a function of the same name)
+    from pebench.commands.demo import _build_key
+
+    build = sys.modules["data_builders.build"]
+    argv = ["build", "--out", "run/data", "--people", "12", "--events", "6", "--seed", "0"]
+    before = _build_key(argv)
+    monkeypatch.setattr(build, "GENERATOR_VERSION", "99.0")
+    assert _build_key(argv) != before and _build_key(argv)[:len(argv)] == argv

@@ -38,6 +38,38 @@ def test_the_corpus_has_nobody_of_the_release(small_data):
     assert {r["answer"] for r in rows if r["negative_kind"] == "absent"} == {"No."}
 
 
+def test_describe_people_asks_what_the_unnamed_person_looks_like(monkeypatch):
+    from data_builders import scenes
+    from data_builders.people import appearance, make_people, seeded
+
+    monkeypatch.setattr(scenes, "DESCRIBE_POOL", 60)  # the real pool (1,000 looks) takes ~45 s to draw
+    pool = make_people(60, seeded(0, "pretrain-people"))[0]
+    rows = scenes.scene_rows(20, 32, seed=0, describe=True, release=pool[:30])
+    described = [r for r in rows if r["negative_kind"] == "describe"]
+    asked = [r for r in rows if r["negative_kind"] == "attribute"]
+    assert len(described) == len(asked) == 20 and not any(r["person_name"] for r in rows)
+    looks = {appearance(p["attributes"]): p["attributes"] for p in pool}
+    released = {appearance(p["attributes"]) for p in pool[:30]}
+    for look, attribute in zip(described, asked):  # both rows describe the person drawn in the scene
+        assert look["image"] == attribute["image"] and look["answer"] in looks and look["answer"] not in released
+        assert looks[look["answer"]][next(k for k, (q, _) in scenes.ASKED_ATTRIBUTES.items()
+                                          if q == attribute["question"])] in attribute["answer"]
+    assert len({r["answer"] for r in described}) > 10  # many looks, not one remembered answer
+    assert [r for r in rows if r["negative_kind"] not in ("describe", "attribute")] == [
+        r for r in scenes.scene_rows(20, 32, seed=0, release=pool[:30], people=60)]  # the other rows as without
+
+
+def test_a_base_pretrained_with_descriptions_says_so_in_its_card(small_data, tmp_path, monkeypatch):
+    from data_builders import scenes
+    from pebench.training import PRETRAIN_CARD
+
+    monkeypatch.setattr(scenes, "DESCRIBE_POOL", 60)
+    out = tmp_path / "base"
+    assert main(["pretrain", "--data", str(small_data), "--out", str(out), *QUICK, "--describe-people"]) == 0
+    corpus = json.loads((out / PRETRAIN_CARD).read_text())["corpus"]
+    assert corpus["describe_people"] is True and corpus["pool"] == 60 and 24 * 8 <= corpus["rows"] <= 24 * 10
+
+
 def test_a_base_records_its_id_and_fingerprint_and_is_the_same_bytes_twice(base, small_data, tmp_path):
     from pebench.training import PRETRAIN_CARD, weights_fingerprint
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pebench.errors import UserError
 from pebench.schema import FORGET_CONFIGS
-from pebench.stages import cached
+from pebench.stages import cached, with_inputs
 
 # Sizes per preset. `quick` proves every stage works in minutes; `demo` is the README's main job;
 # `full` is the PEBench-size protocol (200 people x 40 events, every target); 4 epochs are enough there
@@ -43,6 +43,8 @@ def add_arguments(parser):
     parser.add_argument("--methods", help="comma-separated unlearning methods (default: every method)")
     parser.add_argument("--configs", help="comma-separated forget configs (default: the preset's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes for the methods' unlearn + evaluate jobs (torch threads split between them)")
     parser.add_argument("--pretrain", action=argparse.BooleanOptionalAction, default=None,
                         help="pretrain a base on generic scenes first (default: the preset's choice; on for full)")
 
@@ -53,6 +55,8 @@ def run(args):
     from pebench.report import write_table
 
     preset = dict(PRESETS[args.preset])
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
     methods = _choose(args.methods, METHODS.names(), METHODS.names(), "method")
     configs = _choose(args.configs, preset["configs"], list(FORGET_CONFIGS), "config")
     out = Path(args.out)
@@ -60,13 +64,15 @@ def run(args):
     started = time.perf_counter()
 
     def stage(name, argv, output, extra=()):  # keyed by the data and the base: a new base re-runs every later stage
-        return _run_stage(pebench, name, argv, output,
-                          key=[*argv, _fingerprint(data), *_base_fingerprint(base), *extra])
+        return _run_stage(pebench, name, argv, output, key=[*argv, *key(), *extra])
+
+    def key():
+        return [_fingerprint(data), *_base_fingerprint(base)]
 
     data = out / "data"
     build = ["build", "--out", str(data), "--people", str(preset["people"]), "--events", str(preset["events"]),
              "--seed", str(args.seed)]
-    _run_stage(pebench, "build data", build, data, key=build)
+    _run_stage(pebench, "build data", build, data, key=_build_key(build))
     pretrain = preset["pretrain"] if args.pretrain is None else (preset["pretrain"] or []) if args.pretrain else None
     base = args.model or (str(out / "models" / "base") if pretrain is not None else preset["model"])
     if pretrain is not None and not args.model:  # a user's checkpoint is pretrained already
@@ -79,38 +85,76 @@ def run(args):
                                      *preset["train_args"]], finetuned)
     results = {}
     for config in configs:
-        results[config] = _run_config(stage, out, data, config, base, finetuned, methods, preset, args.seed)
+        results[config] = _run_config(stage, out, data, config, base, finetuned, methods, preset, args.seed, key(),
+                                      args.workers)
     board = _board(pebench, out, data, results)
     raw = write_table(out, configs)  # PEBench's raw cells per model, read back from the result files
     minutes = (time.perf_counter() - started) / 60
-    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peak_gib = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
     print(f"\ndone in {minutes:.1f} min, peak memory {peak_gib:.2f} GiB\n  table: {board / 'leaderboard.md'}"
           f"\n  page:  {board / 'index.html'}\n  raw PEBench cells: {raw}")
     return 0
 
 
-def _run_config(stage, out, data, config, base, finetuned, methods, preset, seed):
-    """Goal model, every method, and one result file per model for one forget config."""
+def _run_config(stage, out, data, config, base, finetuned, methods, preset, seed, key, workers=1):
+    """Goal model, every method, and one result file per model for one forget config.
+
+    The two reference models are scored first (in this process; their records are cached beside them),
+    then each method is one job, unlearn + evaluate (`method_jobs`): run here one after another, or
+    spread over `workers` processes (`pebench.executors`), with the same keys and the same bytes.
+    """
     goal = out / "models" / config / "goal"
     stage(f"train goal model ({config})", ["train", "--data", str(data), "--config", config,
                                           "--subset", "retain", "--model", base, "--out", str(goal),
                                           "--seed", str(seed), *preset["train_args"]], goal)
-    models = {"finetuned": finetuned, "goal": goal}
+    results = {name: out / "results" / config / f"{name}.json" for name in ("finetuned", "goal", *methods)}
+    for name, model in (("finetuned", finetuned), ("goal", goal)):
+        evaluate = _evaluate_argv(data, config, model, goal, finetuned, results[name], preset)
+        stage(f"evaluate {name} ({config})", evaluate, results[name],
+              extra=with_inputs([], (model, goal, finetuned)))
+    jobs = []
     for method in methods:
-        models[method] = out / "models" / config / method
-        stage(f"unlearn {method} ({config})", ["unlearn", "--data", str(data), "--config", config,
-                                               "--model", str(finetuned), "--method", method,
-                                               "--out", str(models[method]), "--seed", str(seed),
-                                               *preset["unlearn_args"]], models[method], extra=[_settings(method)])
-    results = {}
-    for name, model in models.items():
-        results[name] = out / "results" / config / f"{name}.json"
-        stage(f"evaluate {name} ({config})", ["evaluate", "--data", str(data), "--config", config,
-                                             "--model", str(model), "--goal", str(goal), "--finetuned",
-                                             str(finetuned), "--out", str(results[name]), "--quiet",
-                                             *preset["eval_args"]], results[name],
-              extra=[_sha256(card) for card in (*_cards(model), *_cards(goal), *_cards(finetuned))])
+        model = out / "models" / config / method
+        unlearn = ["unlearn", "--data", str(data), "--config", config, "--model", str(finetuned), "--method", method,
+                   "--out", str(model), "--seed", str(seed), *preset["unlearn_args"]]
+        evaluate = _evaluate_argv(data, config, model, goal, finetuned, results[method], preset)
+        jobs.append({"name": f"{method} ({config})", "stages": [
+            (f"unlearn {method} ({config})", unlearn, str(model), [*unlearn, *key, _settings(method)]),
+            (f"evaluate {method} ({config})", evaluate, str(results[method]), [*evaluate, *key],
+             [str(model), str(goal), str(finetuned)])]})
+    _run_jobs(jobs, workers)
     return results
+
+
+def _evaluate_argv(data, config, model, goal, finetuned, result, preset):
+    return ["evaluate", "--data", str(data), "--config", config, "--model", str(model), "--goal", str(goal),
+            "--finetuned", str(finetuned), "--out", str(result), "--quiet", *preset["eval_args"]]
+
+
+def _run_jobs(jobs, workers):
+    """Each job in this process, or over a pool of `workers` processes; a failed job stops the demo."""
+    from pebench.executors import pool
+    from pebench.sweep import run_job
+
+    import torch
+
+    if workers == 1:
+        for job in jobs:
+            run_job(job)
+        return
+    with pool("local", workers, cores=torch.get_num_threads()) as run:  # `pebench --threads N` is the budget
+        failed = {name: why for name, why in run(jobs).items() if why}
+    if failed:
+        raise UserError("; ".join(f"{name} failed: {why}" for name, why in sorted(failed.items())) +
+                        "; run the same command again to resume")
+
+
+def _build_key(build):
+    """The build's arguments and the generator's version: after an upgrade that changes the data, `make demo`
+    rebuilds it (same bytes when nothing changed, so later stages, keyed by the fingerprint, stay)."""
+    from data_builders.build import GENERATOR_VERSION
+
+    return [*build, "generator", GENERATOR_VERSION]
 
 
 def _run_stage(pebench, name, argv, output, key):
@@ -155,11 +199,6 @@ def _fingerprint(data):
     from pebench.data import fingerprint
 
     return fingerprint(data)
-
-
-def _cards(model):
-    """A model folder's pebench cards: a re-made model (new card) re-runs its evaluation."""
-    return [card for card in sorted(Path(model).glob("*.json")) if card.name in ("pebench_train.json", "unlearning.json")]
 
 
 def _settings(method):
