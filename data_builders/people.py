@@ -81,24 +81,26 @@ def _job_and_age(rng):
 
 
 def _identities(count, rng):
-    """Greedy draw of attribute dicts whose pairwise distances are as large as the space allows."""
+    """Greedy draw of attribute dicts whose pairwise distances are as large as the space allows.
+
+    A candidate is checked against every chosen one at once (numpy): 1,000 looks (`--describe-people`'s
+    pool) took ~45 s one pair at a time. Same draws, same decisions, same people.
+    """
+    import numpy as np
+
     keys = list(ATTRIBUTES)
     salient = [keys.index(k) for k in SALIENT]
     for min_distance in range(MIN_DISTANCE, 0, -1):
         min_salient = min(MIN_SALIENT_DISTANCE, min_distance)
-        chosen = []
+        chosen, size = np.empty((count, len(keys)), dtype=np.int64), 0
         for _ in range(count * 200):
-            candidate = tuple(rng.randrange(len(ATTRIBUTES[k])) for k in keys)
-            if all(_far_enough(candidate, c, salient, min_distance, min_salient) for c in chosen):
-                chosen.append(candidate)
-                if len(chosen) == count:
-                    return [{k: ATTRIBUTES[k][i] for k, i in zip(keys, c)} for c in chosen], min_distance
+            candidate = [rng.randrange(len(ATTRIBUTES[k])) for k in keys]
+            differs = chosen[:size] != candidate
+            if ((differs.sum(1) >= min_distance) & (differs[:, salient].sum(1) >= min_salient)).all():
+                chosen[size], size = candidate, size + 1
+                if size == count:
+                    return [{k: ATTRIBUTES[k][i] for k, i in zip(keys, c)} for c in chosen.tolist()], min_distance
     raise UserError(f"cannot draw {count} distinct visual identities from the attribute catalogue")
-
-
-def _far_enough(a, b, salient, min_distance, min_salient):
-    return (sum(x != y for x, y in zip(a, b)) >= min_distance
-            and sum(a[i] != b[i] for i in salient) >= min_salient)
 
 
 def appearance(attributes):

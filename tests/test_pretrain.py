@@ -42,7 +42,7 @@ def test_describe_people_asks_what_the_unnamed_person_looks_like(monkeypatch):
     from data_builders import scenes
     from data_builders.people import appearance, make_people, seeded
 
-    monkeypatch.setattr(scenes, "DESCRIBE_POOL", 60)  # the real pool (1,000 looks) takes ~45 s to draw
+    monkeypatch.setattr(scenes, "DESCRIBE_POOL", 60)  # the real pool (1,000 looks) takes ~12 s to draw
     pool = make_people(60, seeded(0, "pretrain-people"))[0]
     rows = scenes.scene_rows(20, 32, seed=0, describe=True, release=pool[:30])
     described = [r for r in rows if r["negative_kind"] == "describe"]
