@@ -18,6 +18,13 @@ def add_arguments(parser):
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
 
 
+def generator_version():
+    """What `pebench demo` keys its data stage with: a new version rebuilds the demo's data."""
+    from data_builders.build import GENERATOR_VERSION
+
+    return GENERATOR_VERSION
+
+
 def run(args):
     import time
 

@@ -5,7 +5,7 @@ model would arrive knowing nothing, so world utility would have nothing to lose.
 base model that knowledge: object presence (POPE-style yes/no with random and look-alike negatives),
 the list of objects shown, how many there are, and the setting. Each scene has a random object set and
 setting (not one of the release's event scenes), and a person drawn from a separate seeded pool who is
-never named and never asked about.
+never named and, unless `describe` is asked for, never asked about.
 """
 from io import BytesIO
 
@@ -150,5 +150,8 @@ def _absent(objects, rng):
 
 
 def _listing(objects):
+    """"a cup, a dog and a tree"; "no objects" when the person covers every one (a rare draw)."""
     items = [article(o) for o in objects]
+    if not items:
+        return "no objects"
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

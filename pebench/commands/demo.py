@@ -151,10 +151,13 @@ def _run_jobs(jobs, workers):
 
 def _build_key(build):
     """The build's arguments and the generator's version: after an upgrade that changes the data, `make demo`
-    rebuilds it (same bytes when nothing changed, so later stages, keyed by the fingerprint, stay)."""
-    from data_builders.build import GENERATOR_VERSION
+    rebuilds it (same bytes when nothing changed, so later stages, keyed by the fingerprint, stay).
+    The version comes from the `build` command's module, found through the CLI (the core imports no plugin)."""
+    import importlib
 
-    return [*build, "generator", GENERATOR_VERSION]
+    from pebench.cli import COMMANDS
+
+    return [*build, "generator", importlib.import_module(COMMANDS["build"]).generator_version()]
 
 
 def _run_stage(pebench, name, argv, output, key):
