@@ -17,8 +17,8 @@ from pathlib import Path
 # epochs of the QA stage per preset (README, *Pretrained base*); `tiny` is the tests' size.
 SIZES = {"tiny": dict(scenes=400, vision_epochs=5, vision_lr=2e-3, tokens="free", describe=False,
                       curriculum="glimpse/clean:2,glimpse/blend:2,glimpse/real:2", epochs=3, lr=2e-3),
-         "small": dict(scenes=6000, vision_epochs=12, vision_lr=1e-3, tokens="free", describe=False, curriculum="none", epochs=2,
-                       lr=3e-4)}
+         "small": dict(scenes=6000, vision_epochs=12, vision_lr=1e-3, tokens="free", describe=False,
+                       curriculum="none", epochs=2, lr=3e-4)}
 # `small` with --tokens names and this curriculum: world 81.7 % on the demo release (free head: 62.3 %), but
 # a model fine-tuned from it learns names poorly (README, *Known limits*), so it is not the default yet.
 WORLD_RECIPE = "glimpse/clean:1000,glimpse/blend:1500,glimpse/real:2000"
@@ -70,7 +70,7 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
 
     import pebench
     from data_builders.catalogue import OBJECTS
-    from data_builders.scenes import CORPUS_VERSION, DESCRIBE_POOL, POOL, corpus_pool, scene_corpus
+    from data_builders.scenes import CORPUS_VERSION, corpus_pool, pool_size, scene_corpus
     from pebench import data, schema, tiny
     from pebench.adapter import VLM
     from pebench.errors import UserError
@@ -123,9 +123,9 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
     vision.requires_grad_(True)
     card = {"id": f"pebench-{preset}-base-s{seed}", "preset": preset, "seed": seed,
             "corpus": {"version": CORPUS_VERSION, "scenes": size["scenes"], "rows": len(rows),
-                       "describe_people": size["describe"], "pool": DESCRIBE_POOL if size["describe"] else POOL,
+                       "describe_people": size["describe"], "pool": pool_size(describe=size["describe"]),
                        "pool_dropped_as_release_lookalikes": corpus_pool(
-                           DESCRIBE_POOL if size["describe"] else POOL, seed, release)[1]},
+                           pool_size(describe=size["describe"]), seed, release)[1]},
             "dataset": {"fingerprint": data.fingerprint(data_dir)}, "vision_stage": tagging,
             "curriculum_stage": warmup, "training": settings,
             **facts,

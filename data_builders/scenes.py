@@ -44,7 +44,7 @@ def scene_corpus(count, image_size=64, seed=0, renderer="procedural", people=POO
     seen there (0: background or the person). The maps teach the vision tower where objects are."""
     import numpy as np
 
-    pool, _ = corpus_pool(DESCRIBE_POOL if describe else people, seed, release)
+    pool, _ = corpus_pool(pool_size(people, describe), seed, release)
     render = RENDERERS.get(renderer)
     rows, maps = [], []
     for index in range(count):
@@ -60,8 +60,13 @@ def scene_corpus(count, image_size=64, seed=0, renderer="procedural", people=POO
         image.save(buffer, format="PNG", compress_level=1)
         rows += _rows(index, {"bytes": buffer.getvalue(), "path": None}, scene, shown, rng)
         if describe:
-            rows += _appearance_rows(rows[-1], person["attributes"], rng)
+            rows += _appearance_rows(index, rows[-1], person["attributes"], rng)
     return rows, maps
+
+
+def pool_size(people=POOL, describe=False):
+    """How many looks the corpus draws its people from: `DESCRIBE_POOL` when they are described."""
+    return DESCRIBE_POOL if describe else people
 
 
 def corpus_pool(people, seed, release):
@@ -120,7 +125,7 @@ ASKED_ATTRIBUTES = {  # attribute -> (question, answer template): what a caption
 }
 
 
-def _appearance_rows(template, attributes, rng):
+def _appearance_rows(index, template, attributes, rng):
     """Two rows on the scene's unnamed person: the whole look (`people.appearance`) and one attribute.
 
     Why: the release's task is telling people apart by their look; a corpus that never asks about the person
@@ -132,11 +137,10 @@ def _appearance_rows(template, attributes, rng):
     key = rng.choice(sorted(ASKED_ATTRIBUTES))
     question, answer = ASKED_ATTRIBUTES[key]
     base = {**template, "negative_kind": "describe"}
-    index = template["id"].split("/")[1]
-    return [{**base, "id": f"pretrain/{index}/describe", "question": "What does the person look like?",
+    return [{**base, "id": f"pretrain/{index:05d}/describe", "question": "What does the person look like?",
              "question_paraphrases": ["Describe the person's appearance."], "answer": appearance(attributes),
              "answer_paraphrase": appearance(attributes)},
-            {**base, "id": f"pretrain/{index}/attribute", "question": question, "question_paraphrases": [],
+            {**base, "id": f"pretrain/{index:05d}/attribute", "question": question, "question_paraphrases": [],
              "answer": answer.format(attributes[key]), "answer_paraphrase": answer.format(attributes[key]),
              "negative_kind": "attribute"}]
 

@@ -55,7 +55,7 @@ def test_describe_people_asks_what_the_unnamed_person_looks_like(monkeypatch):
         assert looks[look["answer"]][next(k for k, (q, _) in scenes.ASKED_ATTRIBUTES.items()
                                           if q == attribute["question"])] in attribute["answer"]
     assert len({r["answer"] for r in described}) > 10  # many looks, not one remembered answer
-    assert scenes._listing([]) == "no objects"  # a person covering every object (one of scenes 6000-6099 with the describing pool)
+    assert scenes._listing([]) == "no objects"  # a person covering every object (a scene 6000-6099, describing pool)
     assert [r for r in rows if r["negative_kind"] not in ("describe", "attribute")] == [
         r for r in scenes.scene_rows(20, 32, seed=0, release=pool[:30], people=60)]  # the other rows as without
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pebench.errors import UserError
 from pebench.schema import FORGET_CONFIGS
-from pebench.stages import cached, with_inputs
+from pebench.stages import cached
 
 # Sizes per preset. `quick` proves every stage works in minutes; `demo` is the README's main job;
 # `full` is the PEBench-size protocol (200 people x 40 events, every target); 4 epochs are enough there
@@ -90,7 +90,8 @@ def run(args):
     board = _board(pebench, out, data, results)
     raw = write_table(out, configs)  # PEBench's raw cells per model, read back from the result files
     minutes = (time.perf_counter() - started) / 60
-    peak_gib = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
+    peak_gib = max(resource.getrusage(who).ru_maxrss  # the pool's workers are children
+                   for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 2**20
     print(f"\ndone in {minutes:.1f} min, peak memory {peak_gib:.2f} GiB\n  table: {board / 'leaderboard.md'}"
           f"\n  page:  {board / 'index.html'}\n  raw PEBench cells: {raw}")
     return 0
@@ -99,8 +100,8 @@ def run(args):
 def _run_config(stage, out, data, config, base, finetuned, methods, preset, seed, key, workers=1):
     """Goal model, every method, and one result file per model for one forget config.
 
-    The two reference models are scored first (in this process; their records are cached beside them),
-    then each method is one job, unlearn + evaluate (`method_jobs`): run here one after another, or
+    The two reference models are scored first, in this process (their records are then cached beside them
+    for every later evaluation); each method is one job, unlearn + evaluate, run here one after another or
     spread over `workers` processes (`pebench.executors`), with the same keys and the same bytes.
     """
     goal = out / "models" / config / "goal"
@@ -108,35 +109,34 @@ def _run_config(stage, out, data, config, base, finetuned, methods, preset, seed
                                           "--subset", "retain", "--model", base, "--out", str(goal),
                                           "--seed", str(seed), *preset["train_args"]], goal)
     results = {name: out / "results" / config / f"{name}.json" for name in ("finetuned", "goal", *methods)}
-    for name, model in (("finetuned", finetuned), ("goal", goal)):
-        evaluate = _evaluate_argv(data, config, model, goal, finetuned, results[name], preset)
-        stage(f"evaluate {name} ({config})", evaluate, results[name],
-              extra=with_inputs([], (model, goal, finetuned)))
+
+    def evaluation(name, model):  # keyed by the cards of the three models it reads (`stages.with_inputs`)
+        argv = ["evaluate", "--data", str(data), "--config", config, "--model", str(model), "--goal", str(goal),
+                "--finetuned", str(finetuned), "--out", str(results[name]), "--quiet", *preset["eval_args"]]
+        return (f"evaluate {name} ({config})", argv, str(results[name]), [*argv, *key],
+                [str(model), str(goal), str(finetuned)])
+
+    references = [{"name": f"{name} ({config})", "stages": [evaluation(name, model)]}
+                  for name, model in (("finetuned", finetuned), ("goal", goal))]
+    _run_jobs(references, 1)
     jobs = []
     for method in methods:
         model = out / "models" / config / method
         unlearn = ["unlearn", "--data", str(data), "--config", config, "--model", str(finetuned), "--method", method,
                    "--out", str(model), "--seed", str(seed), *preset["unlearn_args"]]
-        evaluate = _evaluate_argv(data, config, model, goal, finetuned, results[method], preset)
         jobs.append({"name": f"{method} ({config})", "stages": [
             (f"unlearn {method} ({config})", unlearn, str(model), [*unlearn, *key, _settings(method)]),
-            (f"evaluate {method} ({config})", evaluate, str(results[method]), [*evaluate, *key],
-             [str(model), str(goal), str(finetuned)])]})
+            evaluation(method, model)]})
     _run_jobs(jobs, workers)
     return results
 
 
-def _evaluate_argv(data, config, model, goal, finetuned, result, preset):
-    return ["evaluate", "--data", str(data), "--config", config, "--model", str(model), "--goal", str(goal),
-            "--finetuned", str(finetuned), "--out", str(result), "--quiet", *preset["eval_args"]]
-
-
 def _run_jobs(jobs, workers):
     """Each job in this process, or over a pool of `workers` processes; a failed job stops the demo."""
+    import torch
+
     from pebench.executors import pool
     from pebench.sweep import run_job
-
-    import torch
 
     if workers == 1:
         for job in jobs:
