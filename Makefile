@@ -33,11 +33,12 @@ demo: venv
 demo-quick: venv
 	$(BIN)/pebench demo --preset quick --out runs/demo-quick
 
-# WORKERS=N: processes for the methods' jobs; SEEDS=N: then every method at its defaults with seeds 0..N-1 through `pebench sweep` (mean +- std per method)
+# WORKERS=N: processes for the methods' jobs; SEEDS=N: the demo makes the data and reference models only, then
+# every method at its defaults runs with seeds 0..N-1 through `pebench sweep` (mean +- std per method), each once
 SEEDS ?=
 WORKERS ?= 1
 reproduce: venv
-	$(BIN)/pebench demo --preset full --out runs/full --workers $(WORKERS) $(ARGS)
+	$(BIN)/pebench demo --preset full --out runs/full --workers $(WORKERS) $(if $(SEEDS),--methods none) $(ARGS)
 	$(if $(SEEDS),$(BIN)/pebench sweep examples/reproduce.yaml --out runs/full-sweep --seeds $(SEEDS) --workers $(WORKERS))
 
 bench: venv

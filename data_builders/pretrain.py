@@ -26,6 +26,13 @@ TOKENS = ("free", "names")  # what the projector writes: a free head's tokens, o
 GLIMPSE = 12  # image tokens of a glimpse: one per object shown (a scene draws at most 7 + clutter), then padding
 
 
+def corpus_version():
+    """What `pebench demo` keys its pretrain stage with: a new scene corpus re-trains the demo's base."""
+    from data_builders.scenes import CORPUS_VERSION
+
+    return CORPUS_VERSION
+
+
 def add_arguments(parser):
     parser.add_argument("--data", required=True, help="the dataset folder the base is for (its tokenizer covers it)")
     parser.add_argument("--model", default="small", help="tiny preset to pretrain (default small)")

@@ -96,6 +96,13 @@ def test_a_killed_demo_resumes_and_a_finished_one_reruns_in_seconds(tmp_path):
              *out.glob("results/**/[!.]*.json")]  # hidden files are the demo's stage stamps
     assert len(cards) >= 6 and not [c for c in cards if str(tmp_path) in c.read_text()]  # no absolute paths
 
+    references = subprocess.run([*_demo(out)[:-4], "--methods", "none", "--out", str(out)], capture_output=True,
+                                text=True)  # what `make reproduce SEEDS=N` runs before the sweep's methods
+    assert references.returncode == 0, references.stderr[-2000:]
+    assert "unlearn" not in references.stderr and "[run]  build the leaderboard" in references.stderr
+    board = (out / "leaderboard" / "leaderboard.md").read_text()
+    assert "| goal" in board and "| finetuned" in board and "| ga" not in board
+
 
 
 @pytest.mark.slow
@@ -137,3 +144,15 @@ def test_a_new_generator_version_rebuilds_the_demo_data(monkeypatch):
     before = _build_key(argv)
     monkeypatch.setattr(build, "GENERATOR_VERSION", "99.0")
     assert _build_key(argv) != before and _build_key(argv)[:len(argv)] == argv
+
+
+def test_a_new_scene_corpus_retrains_the_demo_base(monkeypatch, small_data):
+    import data_builders.scenes as scenes
+    from pebench.commands.demo import _pretrain_key
+
+    data = small_data
+    argv = ["pretrain", "--data", str(data), "--model", "small", "--out", "run/models/base", "--seed", "0"]
+    before = _pretrain_key(argv, data)
+    monkeypatch.setattr(scenes, "CORPUS_VERSION", "99")
+    after = _pretrain_key(argv, data)
+    assert after != before and after[:len(argv)] == argv and after[-1] == "99"

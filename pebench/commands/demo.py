@@ -40,7 +40,8 @@ def add_arguments(parser):
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
     parser.add_argument("--out", required=True, help="run folder (stages are cached inside it)")
     parser.add_argument("--model", help="a checkpoint folder to use instead of the preset's tiny model")
-    parser.add_argument("--methods", help="comma-separated unlearning methods (default: every method)")
+    parser.add_argument("--methods", help="comma-separated unlearning methods (default: every method); none: only "
+                        "the reference models (what `make reproduce SEEDS=N` runs before its sweep)")
     parser.add_argument("--configs", help="comma-separated forget configs (default: the preset's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1,
@@ -57,7 +58,7 @@ def run(args):
     preset = dict(PRESETS[args.preset])
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
-    methods = _choose(args.methods, METHODS.names(), METHODS.names(), "method")
+    methods = [] if args.methods == "none" else _choose(args.methods, METHODS.names(), METHODS.names(), "method")
     configs = _choose(args.configs, preset["configs"], list(FORGET_CONFIGS), "config")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,7 @@ def run(args):
     if pretrain is not None and not args.model:  # a user's checkpoint is pretrained already
         argv = ["pretrain", "--data", str(data), "--model", preset["model"], "--out", base, "--seed", str(args.seed),
                 *pretrain]
-        _run_stage(pebench, "pretrain the base model", argv, base, key=[*argv, _fingerprint(data)])
+        _run_stage(pebench, "pretrain the base model", argv, base, key=_pretrain_key(argv, data))
     finetuned = out / "models" / "finetuned"
     stage("train fine-tuned model", ["train", "--data", str(data), "--config", configs[0], "--subset", "full",
                                      "--model", base, "--out", str(finetuned), "--seed", str(args.seed),
@@ -158,6 +159,16 @@ def _build_key(build):
     from pebench.cli import COMMANDS
 
     return [*build, "generator", importlib.import_module(COMMANDS["build"]).generator_version()]
+
+
+def _pretrain_key(pretrain, data):
+    """The pretrain arguments, the data and the scene corpus's version: a new corpus re-trains the base
+    (and, through its fingerprint, every later stage). Read through the CLI like `_build_key`'s."""
+    import importlib
+
+    from pebench.cli import COMMANDS
+
+    return [*pretrain, _fingerprint(data), "corpus", importlib.import_module(COMMANDS["pretrain"]).corpus_version()]
 
 
 def _run_stage(pebench, name, argv, output, key):
