@@ -3,6 +3,7 @@ worker killed mid-sweep, the selection on validation numbers, the board's mean +
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -198,3 +199,18 @@ def test_list_names_every_job_and_job_refuses_an_index_out_of_range(small_data, 
     assert main(["sweep", str(grid), "--out", str(tmp_path / "out"), "--job", "10"]) == 2
     assert "--job must be in 0..9" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("grid", sorted(p.name for p in (Path(__file__).parents[1] / "examples").glob("*.yaml")))
+def test_every_shipped_grid_file_loads(grid, tmp_path):
+    """The example grids name real methods, keys and rules (their run folders stand in as empty ones here)."""
+    from pebench.schema import FORGET_CONFIGS
+    from pebench.sweep import load_grid
+
+    (tmp_path / "examples").mkdir()
+    shutil.copy(Path(__file__).parents[1] / "examples" / grid, tmp_path / "examples" / grid)
+    for run in ("demo", "full"):
+        for folder in ("data", "models/finetuned", *(f"models/{c}/goal" for c in FORGET_CONFIGS)):
+            (tmp_path / "runs" / run / folder).mkdir(parents=True, exist_ok=True)
+    loaded = load_grid(tmp_path / "examples" / grid)
+    assert loaded["methods"] and loaded["seeds"] and loaded["configs"]
