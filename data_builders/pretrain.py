@@ -23,6 +23,7 @@ SIZES = {"tiny": dict(scenes=400, vision_epochs=5, vision_lr=2e-3, tokens="free"
 # a model fine-tuned from it learns names poorly (README, *Known limits*), so it is not the default yet.
 WORLD_RECIPE = "glimpse/clean:1000,glimpse/blend:1500,glimpse/real:2000"
 TOKENS = ("free", "names")  # what the projector writes: a free head's tokens, or the names' embeddings
+REPLAY_ROWS = 4000  # corpus rows kept in the base folder for `pebench train --replay N` (a seeded sample)
 GLIMPSE = 12  # image tokens of a glimpse: one per object shown (a scene draws at most 7 + clutter), then padding
 
 
@@ -141,9 +142,24 @@ def pretrain(data_dir, out, preset="small", scenes=None, epochs=None, lr=None, s
         trained.save_pretrained(tmp)
         vlm.processor.save_pretrained(tmp)
         card["fingerprint"] = weights_fingerprint(tmp)
+        card["replay"] = write_replay(corpus, tmp, seed)
         atomic_write_json(Path(tmp, PRETRAIN_CARD), card)
     shutil.rmtree(work, ignore_errors=True)
     return card
+
+
+def write_replay(corpus, folder, seed, count=REPLAY_ROWS):
+    """A seeded sample of the corpus's rows beside the weights (`replay.parquet`); returns the card's entry.
+
+    Why: fine-tuning on a release in which world questions are 2 % of the rows (200 x 40) took the base's
+    world from 59.3 % to 50.0 %; `pebench train --replay N` mixes N of these rows into the fine-tuned and
+    goal models' training, as LLaVA-style fine-tuning mixes general data, so both can keep what the base knew.
+    """
+    from pebench.training import REPLAY_FILE, file_sha256
+
+    sample = corpus.shuffle(seed=seed).select(range(min(count, len(corpus))))
+    sample.to_parquet(str(Path(folder, REPLAY_FILE)))
+    return {"file": REPLAY_FILE, "rows": len(sample), "sha256": file_sha256(Path(folder, REPLAY_FILE))}
 
 
 def tag_objects(vlm, images, maps, epochs, lr, seed, work, name_tokens=False, held_out=0.05):

@@ -50,6 +50,35 @@ def train_rows(data_dir, config, subset):
     return data.load_split(data_dir, name, split)
 
 
+REPLAY_FILE = "replay.parquet"  # a pretrained base's sample of its own corpus (`pebench pretrain`)
+
+
+def file_sha256(path):
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def replay_rows(model, count, features):
+    """The first `count` of a pretrained base's replay rows (generic scenes, no person of the release), cast
+    to the release's `features`; one clear error when the base has none, too few, or a changed file."""
+    if count < 0:
+        raise UserError(f"--replay must be >= 0 rows, got {count}")
+    card_path = Path(model, PRETRAIN_CARD)
+    entry = json.loads(card_path.read_text()).get("replay") if card_path.is_file() else None
+    if not entry:
+        raise UserError(f"--replay needs a pebench base made by `pebench pretrain`; {model} holds no replay rows")
+    path = Path(model, entry["file"])
+    if not path.is_file() or file_sha256(path) != entry["sha256"]:
+        raise UserError(f"base {model}: {entry['file']} is missing or does not match the sha256 in {PRETRAIN_CARD}")
+    if count > entry["rows"]:
+        raise UserError(f"--replay {count}: base {model} holds {entry['rows']} replay rows")
+    import datasets
+
+    rows = datasets.Dataset.from_parquet(str(path), keep_in_memory=True)
+    return rows.select(range(count)).cast(features), {"rows": count, "sha256": entry["sha256"]}
+
+
 def load_base(model, data_dir, work, seed):
     """(adapter, kind, defaults key) for `model`: a preset name (built for this dataset, saved in
     `work/base`), a pebench base folder (checked against the dataset) or a checkpoint folder."""
@@ -202,9 +231,11 @@ def resumable_trainer(**kwargs):
 
 
 def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size=None, seed=0, lora=0,
-          resume=False, overwrite=False, progress=True, save_steps=SAVE_STEPS, callbacks=(), report_to="none"):
+          resume=False, overwrite=False, progress=True, save_steps=SAVE_STEPS, callbacks=(), report_to="none",
+          replay=0):
     """Train `model` (a preset name or a checkpoint folder) on the chosen subset and save it to `out`.
 
+    `replay`: rows of the pretrained base's own corpus mixed into the training rows (`replay_rows`).
     `save_steps` sets how often a resumable checkpoint is written; `callbacks` are extra
     `TrainerCallback`s (progress hooks, tests that interrupt a run); `report_to` names a Trainer
     integration (`pebench.tracking`). The folder gets a model card (`pebench.cards`) beside the JSON card.
@@ -218,6 +249,12 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
     if Path(model, PRETRAIN_CARD).is_file():
         check_base(model, data_dir)  # before any data is read: a wrong base is one line, nothing else
     rows = train_rows(data_dir, config, subset)
+    mixed = None
+    if replay:
+        import datasets
+
+        extra, mixed = replay_rows(model, replay, rows.features)
+        rows = datasets.concatenate_datasets([rows, extra])
     work = Path(out).resolve().parent / f".{Path(out).name}.work"
     if not resume and work.exists() and distributed.is_main():
         shutil.rmtree(work)
@@ -235,7 +272,7 @@ def train(data_dir, config, subset, model, out, epochs=None, lr=None, batch_size
     card = {
         "config": config, "subset": subset, "seed": seed, "model_kind": kind,
         "model": portable_path(model, out) if kind != "preset" else str(model), "base": base_of(model),
-        "lora_rank": lora, "training": settings, "rows": len(rows), **facts,
+        "lora_rank": lora, "training": settings, "rows": len(rows), "replay": mixed, **facts,
         "dataset": {"fingerprint": data.fingerprint(data_dir)},  # the fingerprint names the data, not a path
         "resumed_from": last.name if last else None, "wall_time_s": round(time.time() - start, 2),
         "versions": pebench.versions(), "distributed": distributed.run_info(settings["batch_size"]),

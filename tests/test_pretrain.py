@@ -84,7 +84,8 @@ def test_a_base_records_its_id_and_fingerprint_and_is_the_same_bytes_twice(base,
     assert [(p["view"], p["tokens"], p["steps"]) for p in warmup["phases"]] == [
         ("glimpse", "clean", 2), ("glimpse", "blend", 2), ("glimpse", "real", 2)]
     assert main(["pretrain", "--data", str(small_data), "--out", str(tmp_path / "again"), *QUICK]) == 0
-    assert (tmp_path / "again" / "model.safetensors").read_bytes() == (base / "model.safetensors").read_bytes()
+    for name in ("model.safetensors", "replay.parquet"):
+        assert (tmp_path / "again" / name).read_bytes() == (base / name).read_bytes()
 
 
 def test_models_made_from_a_base_carry_it_into_cards_and_results(base, small_data, tmp_path):
@@ -245,3 +246,36 @@ def test_the_curriculum_is_the_same_bytes_on_two_threads(small_data, tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+
+
+def test_a_base_keeps_a_sample_of_its_corpus_that_train_can_replay(base, small_data, tmp_path):
+    import datasets
+
+    from pebench import data
+    from pebench.training import PRETRAIN_CARD, file_sha256
+
+    entry = json.loads((base / PRETRAIN_CARD).read_text())["replay"]
+    card_rows = json.loads((base / PRETRAIN_CARD).read_text())["corpus"]["rows"]
+    assert entry["rows"] == min(4000, card_rows) and entry["sha256"] == file_sha256(base / entry["file"])
+    replay = datasets.Dataset.from_parquet(str(base / entry["file"]))
+    names = set(data.load_split(small_data, "people", "train")["name"])
+    assert not [a for a in replay["answer"] if any(n in a for n in names)]  # generic scenes: nobody of the release
+    ft = tmp_path / "ft"
+    assert main(["train", "--data", str(small_data), "--config", "person_forget05", "--subset", "retain",
+                 "--model", str(base), "--out", str(ft), "--epochs", "1", "--replay", "16"]) == 0
+    card = json.loads((ft / "pebench_train.json").read_text())
+    retain = data.load_split(small_data, "person_forget05", "retain_train")
+    assert card["replay"] == {"rows": 16, "sha256": entry["sha256"]} and card["rows"] == len(retain) + 16
+
+
+def test_bad_replay_requests_are_one_line_and_write_nothing(capsys, base, small_data, tmp_path):
+    train = ["train", "--data", str(small_data), "--config", "person_forget05", "--subset", "full",
+             "--epochs", "1", "--out", str(tmp_path / "ft")]
+    _one_line(capsys, [*train, "--model", str(base), "--replay", "-1"], "--replay must be >= 0")
+    _one_line(capsys, [*train, "--model", "tiny", "--replay", "4"], "holds no replay rows")
+    _one_line(capsys, [*train, "--model", str(base), "--replay", "999999"], "replay rows")
+    changed = tmp_path / "changed"
+    shutil.copytree(base, changed)
+    (changed / "replay.parquet").write_bytes(b"not the base's rows")
+    _one_line(capsys, [*train, "--model", str(changed), "--replay", "4"], "does not match the sha256")
+    assert not (tmp_path / "ft").exists()

@@ -21,6 +21,8 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=float, help="default: 1e-3 for presets, 1e-5 for checkpoints")
     parser.add_argument("--batch-size", type=int, help="default: 32 for presets, 8 for checkpoints")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--replay", type=int, default=0, metavar="N",
+                        help="mix N rows of the pretrained base's own corpus into training (default 0)")
     parser.add_argument("--lora", type=int, default=0, metavar="RANK", help="train LoRA adapters of this rank (peft)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -38,12 +40,15 @@ def run(args):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if args.replay < 0:
+        raise UserError(f"--replay must be >= 0 rows, got {args.replay}")
     if args.lora < 0:
         raise UserError(f"--lora must be a rank >= 0, got {args.lora}")
     with tensorboard_logs(args.out, args.report_to):
         card = train(args.data, args.config, args.subset, args.model, args.out, epochs=args.epochs, lr=args.lr,
                      batch_size=args.batch_size, seed=args.seed, lora=args.lora, resume=args.resume,
-                     overwrite=args.overwrite, progress=not args.quiet, report_to=args.report_to)
+                     overwrite=args.overwrite, progress=not args.quiet, report_to=args.report_to,
+                     replay=args.replay)
     if distributed.is_main():  # under torchrun one rank reports
         print(f"trained {card['steps']} steps in {card['wall_time_s']:.0f} s, final loss {card['final_loss']}: "
               f"{args.out}")
