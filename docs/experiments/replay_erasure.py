@@ -1,6 +1,6 @@
 """Does replaying the base's own corpus keep its world knowledge through fine-tuning? (demo size)
 
-    python docs/experiments/replay_erasure.py BASE DATA OUT [--replay N] [--lr LR] [--threads 1]
+    python docs/experiments/replay_erasure.py BASE DATA OUT [--replay N] [--presence-only] [--lr LR] [--threads 1]
 
 At full size the release's world questions are 2 % of the rows and 4 epochs of fine-tuning took the base's
 POPE accuracy from 59.3 % to 50.0 %; at demo size they are 30 % and teach world themselves. This mimics full
@@ -19,6 +19,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("base"); ap.add_argument("data"); ap.add_argument("out")
 ap.add_argument("--replay", type=int, default=0); ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--lr", type=float, help="fine-tuning lr (default: the base's, 1e-3)")
+ap.add_argument("--presence-only", action="store_true",
+                help="replay only the corpus's presence questions (negative_kind present/absent)")
 ap.add_argument("--make-replay", action="store_true",
                 help="write replay.parquet into BASE from its regenerated corpus (same seed) and record it in its card")
 args = ap.parse_args()
@@ -42,6 +44,15 @@ if args.make_replay:
     print("replay rows written:", card["replay"])
     raise SystemExit(0)
 
+if args.presence_only:
+    replay = training.replay_rows
+
+    def presence_rows(model, count, features):
+        rows, entry = replay(model, 4000, features)
+        rows = rows.filter(lambda kind: kind in ("present", "absent"), input_columns="negative_kind")
+        return rows.select(range(count)), {**entry, "rows": count, "presence_only": True}
+
+    training.replay_rows = presence_rows
 plain = training.train_rows
 training.train_rows = lambda *a: plain(*a).filter(lambda task: task != schema.WORLD_OBJECT, input_columns="task")
 card = training.train(args.data, "person_forget05", "full", args.base, args.out, epochs=12, lr=args.lr,
