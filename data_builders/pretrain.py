@@ -155,7 +155,8 @@ def write_replay(corpus, folder, seed, count=REPLAY_ROWS):
     world from 59.3 % to 50.0 %; `pebench train --replay N` mixes N of these rows into the fine-tuned and
     goal models' training, as LLaVA-style fine-tuning mixes general data, so both can keep what the base knew.
     """
-    from pebench.training import REPLAY_FILE, file_sha256
+    from pebench.io import file_sha256
+    from pebench.training import REPLAY_FILE
 
     sample = corpus.shuffle(seed=seed).select(range(min(count, len(corpus))))
     sample.to_parquet(str(Path(folder, REPLAY_FILE)))

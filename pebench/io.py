@@ -65,6 +65,13 @@ def portable_path(path, start):
     return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
 
 
+def file_sha256(path):
+    """Hex sha256 of a file's bytes: what stage keys and cards record to notice a changed input."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def atomic_write_bytes(path, payload):
     """Write `payload` (bytes) to `path` through a temporary file in the same folder and a rename."""
     path = Path(path)

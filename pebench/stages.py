@@ -4,14 +4,13 @@ A stage's output sits beside a hidden stamp (`.{name}.stage.json`) holding the k
 (its command line plus the dataset fingerprint). The stamp is written only after the stage succeeded,
 so an interrupted stage runs again and a finished one is skipped.
 """
-import hashlib
 import json
 import sys
 import time
 from pathlib import Path
 
 from pebench.errors import UserError
-from pebench.io import atomic_write_text
+from pebench.io import atomic_write_text, file_sha256
 
 STAMP = ".stage.json"
 
@@ -54,4 +53,4 @@ def with_inputs(key, models=()):
     Computed when the stage is about to run, so a job can name a model that an earlier stage of it makes.
     """
     cards = [card for model in models for card in sorted(Path(model).glob("*.json")) if card.name in CARDS]
-    return [*key, *[hashlib.sha256(card.read_bytes()).hexdigest() for card in cards]]
+    return [*key, *[file_sha256(card) for card in cards]]

@@ -21,7 +21,7 @@ from pebench import data, distributed
 from pebench.adapter import with_lora
 from pebench.cards import write_model_card
 from pebench.errors import UserError
-from pebench.io import atomic_dir, atomic_write_json, check_output_dir, portable_path
+from pebench.io import atomic_dir, atomic_write_json, check_output_dir, file_sha256, portable_path
 from pebench.schema import EVENT_DESCRIPTION, FORGET_CONFIGS, PERSON_NAME
 
 CARD = "pebench_train.json"
@@ -51,12 +51,6 @@ def train_rows(data_dir, config, subset):
 
 
 REPLAY_FILE = "replay.parquet"  # a pretrained base's sample of its own corpus (`pebench pretrain`)
-
-
-def file_sha256(path):
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def replay_rows(model, count, features):

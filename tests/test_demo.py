@@ -150,9 +150,8 @@ def test_a_new_scene_corpus_retrains_the_demo_base(monkeypatch, small_data):
     import data_builders.scenes as scenes
     from pebench.commands.demo import _pretrain_key
 
-    data = small_data
-    argv = ["pretrain", "--data", str(data), "--model", "small", "--out", "run/models/base", "--seed", "0"]
-    before = _pretrain_key(argv, data)
+    argv = ["pretrain", "--data", str(small_data), "--model", "small", "--out", "run/models/base", "--seed", "0"]
+    before = _pretrain_key(argv, small_data)
     monkeypatch.setattr(scenes, "CORPUS_VERSION", "99")
-    after = _pretrain_key(argv, data)
+    after = _pretrain_key(argv, small_data)
     assert after != before and after[:len(argv)] == argv and after[-1] == "99"

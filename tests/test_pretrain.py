@@ -252,7 +252,8 @@ def test_a_base_keeps_a_sample_of_its_corpus_that_train_can_replay(base, small_d
     import datasets
 
     from pebench import data
-    from pebench.training import PRETRAIN_CARD, file_sha256
+    from pebench.io import file_sha256
+    from pebench.training import PRETRAIN_CARD
 
     entry = json.loads((base / PRETRAIN_CARD).read_text())["replay"]
     card_rows = json.loads((base / PRETRAIN_CARD).read_text())["corpus"]["rows"]

@@ -5,7 +5,6 @@ with the same key (its arguments plus the dataset fingerprint) is skipped, so an
 where it stopped and a finished one re-runs in seconds.
 """
 import argparse
-import hashlib
 import json
 import resource
 import shutil
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 from pebench.errors import UserError
+from pebench.io import file_sha256
 from pebench.schema import FORGET_CONFIGS
 from pebench.stages import cached
 
@@ -152,23 +152,23 @@ def _run_jobs(jobs, workers):
 
 def _build_key(build):
     """The build's arguments and the generator's version: after an upgrade that changes the data, `make demo`
-    rebuilds it (same bytes when nothing changed, so later stages, keyed by the fingerprint, stay).
-    The version comes from the `build` command's module, found through the CLI (the core imports no plugin)."""
-    import importlib
-
-    from pebench.cli import COMMANDS
-
-    return [*build, "generator", importlib.import_module(COMMANDS["build"]).generator_version()]
+    rebuilds it (same bytes when nothing changed, so later stages, keyed by the fingerprint, stay)."""
+    return [*build, "generator", _command("build").generator_version()]
 
 
 def _pretrain_key(pretrain, data):
     """The pretrain arguments, the data and the scene corpus's version: a new corpus re-trains the base
-    (and, through its fingerprint, every later stage). Read through the CLI like `_build_key`'s."""
+    (and, through its fingerprint, every later stage)."""
+    return [*pretrain, _fingerprint(data), "corpus", _command("pretrain").corpus_version()]
+
+
+def _command(name):
+    """A sub-command's module, found through the CLI: the core imports no plugin (data_builders) by name."""
     import importlib
 
     from pebench.cli import COMMANDS
 
-    return [*pretrain, _fingerprint(data), "corpus", importlib.import_module(COMMANDS["pretrain"]).corpus_version()]
+    return importlib.import_module(COMMANDS[name])
 
 
 def _run_stage(pebench, name, argv, output, key):
@@ -189,7 +189,7 @@ def _board(pebench, out, data, results):
     """
     submissions, board = out / "submissions", out / "leaderboard"
     files = sorted(path for by_model in results.values() for path in by_model.values())
-    key = ["leaderboard", _fingerprint(data), *[[p.relative_to(out).as_posix(), _sha256(p)] for p in files]]
+    key = ["leaderboard", _fingerprint(data), *[[p.relative_to(out).as_posix(), file_sha256(p)] for p in files]]
 
     def build():
         shutil.rmtree(submissions, ignore_errors=True)
@@ -203,10 +203,6 @@ def _board(pebench, out, data, results):
 
     _cached("build the leaderboard", board, key, build)
     return board
-
-
-def _sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _fingerprint(data):

@@ -83,15 +83,15 @@ def report(grid, out, jobs, outcome):
 
 def _board(grid, out, summary):
     """One submission per chosen (config, method) carrying every seed's result; the board verifies each."""
-    import hashlib
     import shutil
 
     from pebench.cli import main as pebench
+    from pebench.io import file_sha256
     from pebench.stages import cached
 
     submissions, board = out / "submissions", out / "leaderboard"
     files = sorted(p for s in summary for p in s["results"])
-    key = ["sweep board", *[[Path(p).name, hashlib.sha256(Path(p).read_bytes()).hexdigest()] for p in files],
+    key = ["sweep board", *[[Path(p).name, file_sha256(p)] for p in files],
            *[[s["method"], s["setting_id"]] for s in summary]]
 
     def build():

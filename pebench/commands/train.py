@@ -40,8 +40,6 @@ def run(args):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
-    if args.replay < 0:
-        raise UserError(f"--replay must be >= 0 rows, got {args.replay}")
     if args.lora < 0:
         raise UserError(f"--lora must be a rank >= 0, got {args.lora}")
     with tensorboard_logs(args.out, args.report_to):
