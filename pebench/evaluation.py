@@ -91,8 +91,9 @@ def evaluate(data_dir, config, model, goal=None, finetuned=None, batch_size=32, 
     if probes:
         from pebench.probes import Context, run
 
+        plain = {(r["split"], r["id"]): r["prediction"] for r in records if r["prediction"] is not None}
         ctx = Context(str(data_dir), config, str(model), rows, FORGET_CONFIGS[config][0], seed, batch_size,
-                      max_new_tokens)
+                      max_new_tokens, plain=plain)
         result["probes"] = run(probes, ctx, probe_settings)
         # one line even with --quiet (no progress bars): what each attack cost is what a user sizes runs by
         print("probes: " + ", ".join(f"{n} {t:.1f} s" for n, t in ctx.timings.items()), file=sys.stderr)

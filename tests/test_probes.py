@@ -129,6 +129,14 @@ def test_prefill_variants_start_the_answer_and_every_paraphrase_is_asked(probed)
     assert variants == {"question", "prefill_0", *(f"paraphrase_{i}" for i in range(n_para))}
 
 
+def test_the_plain_question_variant_is_the_evaluations_own_answer(probed):
+    """Not generated twice: the prompts probe's "question" record is the plain record's prediction."""
+    for name in ("goal", "ga"):
+        plain = {(r["split"], r["id"]): r["prediction"] for r in probed[name]["records"]}
+        asked = [r for r in probed[name]["probes"]["prompts"]["records"] if r["variant"] == "question"]
+        assert asked and all(r["prediction"] == plain[(r["split"], r["id"])] for r in asked)
+
+
 # ------------------------------------------------------------------ determinism, recomputation
 def test_same_seed_same_bytes(probed, small_data):
     from pebench.evaluation import evaluate

@@ -1,6 +1,7 @@
 """Does replaying the base's own corpus keep its world knowledge through fine-tuning? (demo size)
 
-    python docs/experiments/replay_erasure.py BASE DATA OUT [--replay N] [--presence-only] [--lr LR] [--threads 1]
+    python docs/experiments/replay_erasure.py BASE DATA OUT [--replay N] [--presence-only] [--lr LR] [--lora RANK]
+                                              [--epochs 12] [--with-world] [--threads 1]
 
 At full size the release's world questions are 2 % of the rows and 4 epochs of fine-tuning took the base's
 POPE accuracy from 59.3 % to 50.0 %; at demo size they are 30 % and teach world themselves. This mimics full
@@ -19,6 +20,9 @@ ap = argparse.ArgumentParser()
 ap.add_argument("base"); ap.add_argument("data"); ap.add_argument("out")
 ap.add_argument("--replay", type=int, default=0); ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--lr", type=float, help="fine-tuning lr (default: the base's, 1e-3)")
+ap.add_argument("--lora", type=int, default=0, help="train LoRA adapters of this rank on the decoder (default: all weights)")
+ap.add_argument("--epochs", type=float, default=12)
+ap.add_argument("--with-world", action="store_true", help="keep the release's world rows (the demo's own setting)")
 ap.add_argument("--presence-only", action="store_true",
                 help="replay only the corpus's presence questions (negative_kind present/absent)")
 ap.add_argument("--make-replay", action="store_true",
@@ -54,7 +58,8 @@ if args.presence_only:
 
     training.replay_rows = presence_rows
 plain = training.train_rows
-training.train_rows = lambda *a: plain(*a).filter(lambda task: task != schema.WORLD_OBJECT, input_columns="task")
-card = training.train(args.data, "person_forget05", "full", args.base, args.out, epochs=12, lr=args.lr,
-                      replay=args.replay)
+if not args.with_world:
+    training.train_rows = lambda *a: plain(*a).filter(lambda task: task != schema.WORLD_OBJECT, input_columns="task")
+card = training.train(args.data, "person_forget05", "full", args.base, args.out, epochs=args.epochs, lr=args.lr,
+                      replay=args.replay, lora=args.lora)
 print(f"{args.out}: {card['rows']} rows (replay {args.replay}), {card['steps']} steps, {card['wall_time_s']:.0f} s")

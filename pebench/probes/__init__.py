@@ -104,6 +104,7 @@ class Context:
     batch_size: int = 32
     max_new_tokens: int = 48
     timings: dict = field(default_factory=dict)  # probe -> seconds (model loading included)
+    plain: dict = field(default_factory=dict)  # {(split, id): the plain evaluation's greedy prediction}
 
     def own_rows(self, splits=FORGET_SPLITS):
         """{split: rows of the target's forgotten tasks} on `splits`."""

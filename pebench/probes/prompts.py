@@ -4,7 +4,8 @@ Each forget row is asked with its question, with every paraphrase in `question_p
 its question while the assistant turn is prefilled with the answer's opening ("This is" for a name, "The
 scene shows" for a description): a model that learnt to refuse one wording, or to steer its first
 tokens away, gives the answer on another path. Per row the worst case for the forgetter counts (the
-variant that scored highest). The goal model under the same prompts is the control.
+variant that scored highest). The goal model under the same prompts is the control. The plain question's
+answer is the evaluation's own greedy prediction, not generated again (one of five variants per name row).
 """
 from pebench.probes import NotRun, Probe, record, register
 from pebench.schema import EVENT_DESCRIPTION, PERSON_NAME
@@ -27,7 +28,12 @@ def attack(ctx, settings):
     vlm = ctx.load()
     asked = [(s, r, v, {**r, "question": q}, p) for s, rows in ctx.own_rows(FORGET_SPLITS).items() for r in rows
              for v, q, p in variants(r, settings)]
-    out = []
+
+    def answered(a):  # the plain question, already answered by the evaluation
+        return a[2] == "question" and (a[0], a[1]["id"]) in ctx.plain
+
+    out = [record(s, r, ctx.plain[(s, r["id"])], v) for s, r, v, _, _ in filter(answered, asked)]
+    asked = [a for a in asked if not answered(a)]
     for prefilled in (False, True):  # one batch stream per kind: a prefill changes the prompt's end
         group = [a for a in asked if (a[4] is not None) == prefilled]
         if not group:
