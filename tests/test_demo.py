@@ -43,6 +43,13 @@ def test_unknown_names_exit_2_with_one_line(tmp_path, capsys, flag, value):
     assert not (tmp_path / "run").exists()
 
 
+def test_methods_none_cannot_be_combined_with_a_method(tmp_path, capsys):
+    assert main(["demo", "--preset", "quick", "--out", str(tmp_path / "run"), "--methods", "none,ga"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'none' stands alone" in err and "ga" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_quick_demo_runs_every_stage_and_builds_the_board(tmp_path):
     out = tmp_path / "quick"
