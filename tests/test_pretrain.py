@@ -251,13 +251,14 @@ def test_the_curriculum_is_the_same_bytes_on_two_threads(small_data, tmp_path):
 def test_a_base_keeps_a_sample_of_its_corpus_that_train_can_replay(base, small_data, tmp_path):
     import datasets
 
+    from data_builders.pretrain import REPLAY_ROWS
     from pebench import data
     from pebench.io import file_sha256
     from pebench.training import PRETRAIN_CARD
 
-    entry = json.loads((base / PRETRAIN_CARD).read_text())["replay"]
-    card_rows = json.loads((base / PRETRAIN_CARD).read_text())["corpus"]["rows"]
-    assert entry["rows"] == min(4000, card_rows) and entry["sha256"] == file_sha256(base / entry["file"])
+    base_card = json.loads((base / PRETRAIN_CARD).read_text())
+    entry = base_card["replay"]
+    assert entry["rows"] == min(REPLAY_ROWS, base_card["corpus"]["rows"]) and entry["sha256"] == file_sha256(base / entry["file"])
     replay = datasets.Dataset.from_parquet(str(base / entry["file"]))
     names = set(data.load_split(small_data, "people", "train")["name"])
     assert not [a for a in replay["answer"] if any(n in a for n in names)]  # generic scenes: nobody of the release

@@ -58,8 +58,7 @@ def run(args):
     preset = dict(PRESETS[args.preset])
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
-    methods = [] if args.methods == "none" else _choose(args.methods, METHODS.names(), METHODS.names(), "method",
-                                                        alone=("none",))
+    methods = _choose(args.methods, METHODS.names(), METHODS.names(), "method", nothing="none")
     configs = _choose(args.configs, preset["configs"], list(FORGET_CONFIGS), "config")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -225,13 +224,16 @@ def _base_fingerprint(base):
     return [json.loads(card.read_text())["fingerprint"]] if card.is_file() else []
 
 
-def _choose(text, default, allowed, kind, alone=()):
-    """Parse a comma-separated choice, refusing names outside `allowed` (and `alone` names in a list)."""
+def _choose(text, default, allowed, kind, nothing=None):
+    """Parse a comma-separated choice, refusing names outside `allowed`; `nothing` alone chooses none."""
     if not text:
         return list(default)
     chosen = [t.strip() for t in text.split(",") if t.strip()]
-    for name in set(chosen) & set(alone):
-        raise UserError(f"{kind} {name!r} stands alone; it cannot be combined with {', '.join(sorted(set(chosen) - {name}))}")
+    if nothing in chosen:
+        if len(chosen) > 1:
+            others = ", ".join(c for c in chosen if c != nothing)
+            raise UserError(f"{kind} {nothing!r} stands alone; it cannot be combined with {others}")
+        return []
     unknown = [c for c in chosen if c not in allowed]
     if unknown or not chosen:
         raise UserError(f"unknown {kind} {(unknown or [text])[0]!r}; choose from: {', '.join(allowed)}")
